@@ -1,0 +1,34 @@
+# cf-events: `make run` serves the embedded default with demo data; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat setup.cfg setup.py | cksum | cut -d' ' -f1)
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint db-upgrade clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): setup.cfg setup.py | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]' && touch $@
+
+install: $(STAMP) ## Create the virtualenv and install the package with its test tools
+
+run: install ## Serve on http://127.0.0.1:8080 (PORT overrides) with SQLite and demo data
+	$(BIN)/python -m app.embedded
+
+test: install ## Run the whole suite on PostgreSQL (a throwaway cluster, or TEST_DATABASE_URL) and SQLite
+	$(BIN)/python -m pytest
+
+lint: install ## Lint the code with ruff
+	$(BIN)/ruff check app tests migrations bench wsgi.py
+
+db-upgrade: install ## Apply the migrations to DATABASE_URL (default: the embedded SQLite file)
+	$(BIN)/flask --app wsgi db upgrade
+
+clean: ## Remove the virtualenv and the embedded database
+	rm -rf $(VENV) instance

@@ -1,0 +1,58 @@
+"""cf-events: Cloud Foundry audit and usage events over one event store."""
+import os
+
+from flask import Flask
+
+from . import config as settings
+
+
+def create_app(config=None):
+    """Build the application; `config` (a mapping) overrides settings read from the environment."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(settings.from_environment(os.environ, app.instance_path))
+    app.config.update(config or {})
+    register_settings(app)
+    register_extensions(app)
+    register_responses(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def register_settings(app):
+    if not app.config.get("TOKEN_SECRET"):
+        raise settings.ConfigError("TOKEN_SECRET is not set: tokens could not be verified")
+    app.config.setdefault("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "pool_pre_ping": True,
+        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+    }
+
+
+def register_extensions(app):
+    from . import database  # noqa: F401  (connection set-up for SQLite)
+    from .extensions import db, migrate
+
+    db.init_app(app)
+    migrations = os.path.join(os.path.dirname(app.root_path), "migrations")
+    migrate.init_app(app, db, directory=migrations, render_as_batch=True, compare_type=True)
+
+
+def register_responses(app):
+    from . import errors, responses
+
+    errors.init_app(app)
+    responses.init_app(app)
+
+
+def register_blueprints(app):
+    from .api.v2 import bp as v2
+
+    app.register_blueprint(v2)
+
+
+def register_commands(app):
+    from . import cli
+
+    cli.init_app(app)

@@ -1,0 +1,6 @@
+"""Cloud Controller's v2 dialect."""
+from flask import Blueprint
+
+bp = Blueprint("v2", __name__, url_prefix="/v2")
+
+from . import events  # noqa: E402,F401  (registers the routes)

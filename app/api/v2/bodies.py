@@ -1,0 +1,41 @@
+"""Request bodies of the v2 write API: one JSON object, or an array of up to MAX_BATCH of them."""
+import json
+
+from flask import request
+from marshmallow import ValidationError
+
+from ...errors import ApiError
+from ...writes import MAX_BATCH
+
+
+def _describe(messages, prefix=""):
+    """Flatten marshmallow's nested messages into "field: message" strings, one per problem."""
+    for key, value in messages.items():
+        name = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else key)
+        name = name.replace("._schema", "").replace("_schema", "body")
+        if isinstance(value, dict):
+            yield from _describe(value, name)
+        else:
+            for message in value:
+                yield f"{name}: {message}"
+
+
+def load_write_body(schema):
+    """Return (items, is_batch): the validated objects of the body, or raise one error naming every bad field."""
+    try:
+        document = json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, RecursionError) as error:
+        raise ApiError(
+            "MessageParseError", str(error) if isinstance(error, ValueError) else "nested too deeply"
+        ) from None
+    is_batch = isinstance(document, list)
+    if not (isinstance(document, dict) or (is_batch and 1 <= len(document) <= MAX_BATCH)):
+        raise ApiError(
+            "UnprocessableEntity", f"The body must be a JSON object or an array of 1 to {MAX_BATCH} JSON objects."
+        )
+    try:
+        items = schema.load(document if is_batch else [document], many=True)
+    except ValidationError as error:
+        messages = error.messages if is_batch else error.messages[0]
+        raise ApiError("UnprocessableEntity", "; ".join(_describe(messages))) from None
+    return items, is_batch

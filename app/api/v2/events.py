@@ -1,0 +1,76 @@
+"""/v2/events: list, show, delete, and the write door for platform components."""
+from flask import request
+from sqlalchemy import delete, select
+
+from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, require_scope
+from ...errors import ApiError
+from ...extensions import db
+from ...fields import is_storable
+from ...models import Event
+from ...pagination import envelope, fetch_page, parse_paging
+from ...query import filter_conditions
+from ...responses import empty_response, json_response
+from ...visibility import visible_events
+from ...writes import write_events
+from . import bp
+from .bodies import load_write_body
+from .schemas import EventWriteSchema, present_event
+
+READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
+WRITERS = frozenset({ADMIN, WRITE})
+MAX_PER_PAGE = 100
+FILTERS = {
+    "timestamp": Event.timestamp,
+    "type": Event.type,
+    "actee": Event.actee,
+    "space_guid": Event.space_guid,
+    "organization_guid": Event.organization_guid,
+}
+# The list order, always; order-by accepts these names and changes nothing.
+ORDER = ("timestamp", "id")
+_write_schema = EventWriteSchema()
+
+
+@bp.get("/events")
+def list_events():
+    identity = require_scope(READERS)
+    paging = parse_paging(request.args, MAX_PER_PAGE, order_by_allowed=ORDER)
+    conditions = [visible_events(identity), *filter_conditions(paging.q, FILTERS)]
+    total, events = fetch_page(Event, conditions, (Event.timestamp, Event.id), paging)
+    resources = [present_event(event) for event in events]
+    return json_response(envelope("/v2/events", paging, total, resources, order_by=ORDER))
+
+
+@bp.get("/events/<guid>")
+def show_event(guid):
+    identity = require_scope(READERS)
+    found = is_storable(guid) and db.session.execute(
+        select(Event, visible_events(identity).label("visible")).where(Event.guid == guid)
+    ).first()
+    if not found:
+        raise ApiError("EventNotFound", guid)
+    if not found.visible:
+        raise ApiError("NotAuthorized")
+    return json_response(present_event(found.Event))
+
+
+@bp.delete("/events/<guid>")
+def delete_event(guid):
+    require_scope({ADMIN})
+    deleted = is_storable(guid) and db.session.execute(delete(Event).where(Event.guid == guid)).rowcount
+    if not deleted:
+        raise ApiError("EventNotFound", guid)
+    db.session.commit()
+    return empty_response()
+
+
+@bp.post("/events")
+def create_events():
+    require_scope(WRITERS)
+    items, is_batch = load_write_body(_write_schema)
+    written = write_events(Event, items, time_field="timestamp")
+    status = 201 if written.created else 200
+    if is_batch:
+        return json_response([present_event(event) for event in written.rows], status)
+    event = written.rows[0]
+    return json_response(present_event(event), status, headers={"Location": f"/v2/events/{event.guid}"})

@@ -1,0 +1,68 @@
+"""The v2 wire format of audit events: what is read and what may be written."""
+from marshmallow import RAISE, Schema, fields, post_load
+from marshmallow.validate import Regexp
+
+from ...fields import Guid, JsonObject, NullAsEmpty, Text, Timestamp, format_timestamp
+from ...redaction import redact_metadata
+
+EVENT_TYPE = Regexp(r"^[a-z0-9][a-z0-9._/ -]*$", error="Must be lower case letters, digits and '._/ -'.")
+
+
+class EventMetadataSchema(Schema):
+    guid = fields.String()
+    url = fields.Function(lambda event: f"/v2/events/{event.guid}")
+    created_at = Timestamp()
+    # Events are never changed after they are written.
+    updated_at = fields.Function(lambda event: format_timestamp(event.created_at))
+
+
+class EventEntitySchema(Schema):
+    """An audit event's entity, in CC's key order."""
+
+    type = fields.String()
+    actor = fields.String()
+    actor_type = fields.String()
+    actor_name = fields.String()
+    actor_username = fields.String()
+    actee = fields.String()
+    actee_type = fields.String()
+    actee_name = fields.String()
+    timestamp = Timestamp()
+    metadata = fields.Dict(attribute="data")
+    space_guid = NullAsEmpty()
+    organization_guid = NullAsEmpty()
+
+
+class EventWriteSchema(Schema):
+    """One audit event as a platform component writes it (POST /v2/events)."""
+
+    class Meta:
+        unknown = RAISE
+
+    guid = Guid()
+    type = Text(required=True, validate=EVENT_TYPE)
+    actor = Text(required=True)
+    actor_type = Text(required=True)
+    actor_name = Text(allow_none=True, load_default=None)
+    actor_username = Text(allow_none=True, load_default=None)
+    actee = Text(required=True)
+    actee_type = Text(required=True)
+    actee_name = Text(allow_empty=True, load_default="")
+    timestamp = Timestamp()
+    metadata = JsonObject(load_default=dict, data_key="metadata", attribute="data")
+    space_guid = Text(allow_none=True, load_default=None)
+    organization_guid = Text(allow_none=True, load_default=None)
+
+    @post_load
+    def _redact(self, event, **kwargs):
+        event["data"] = redact_metadata(event["data"])
+        return event
+
+
+_metadata = EventMetadataSchema()
+_entity = EventEntitySchema()
+
+
+def present_event(event):
+    """The v2 resource of one stored event."""
+    return {"metadata": _metadata.dump(event), "entity": _entity.dump(event)}

@@ -1,0 +1,51 @@
+"""Settings from the environment, checked once at start-up so a bad value fails fast."""
+import os
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the service refuses to start."""
+
+
+# Shorter HMAC keys are guessable offline from any one token.
+MIN_SECRET_LENGTH = 32
+
+
+def database_url(value, instance_path):
+    if not value:
+        return "sqlite:///" + os.path.join(instance_path, "cf_events.sqlite3")
+    scheme, separator, rest = value.partition("://")
+    if not separator:
+        raise ConfigError("DATABASE_URL must be a URL such as postgresql://user:password@host/database")
+    # Heroku-style URLs say postgres://; SQLAlchemy 2.1 would pick psycopg 3 for a bare postgresql://.
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg2"):
+        return "postgresql+psycopg2://" + rest
+    if scheme == "sqlite":
+        return value
+    raise ConfigError(f"DATABASE_URL must be a postgresql:// or sqlite:// URL, not {scheme}://")
+
+
+def token_secret(value):
+    if value is None:
+        return None
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"TOKEN_SECRET must be at least {MIN_SECRET_LENGTH} characters long")
+    return value
+
+
+def port(value):
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"PORT must be a number, not {value!r}") from None
+    if not 1 <= number <= 65535:
+        raise ConfigError(f"PORT must be between 1 and 65535, not {number}")
+    return number
+
+
+def from_environment(environ, instance_path):
+    """Return the settings mapping read from `environ`."""
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url(environ.get("DATABASE_URL"), instance_path),
+        "TOKEN_SECRET": token_secret(environ.get("TOKEN_SECRET")),
+        "PORT": port(environ.get("PORT", "8080")),
+    }

@@ -1,0 +1,97 @@
+"""Demo data for the embedded default: a few thousand audit events of a small, plausible platform."""
+import random
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from .models import Event
+from .writes import MAX_BATCH, write_events
+
+ORGS = {"acme": ["dev", "staging", "prod"], "globex": ["dev", "prod"], "initech": ["sandbox", "prod"]}
+APPS = ["web", "api", "worker", "billing", "search", "notifier", "reports", "auth-proxy"]
+USERS = ["alice", "bob", "carol", "dave", "erin", "frank"]
+CRASHES = [
+    (137, "APP/PROC/WEB: Exited with status 137 (out of memory)"),
+    (1, "APP/PROC/WEB: Exited with status 1"),
+    (255, "Instance never healthy after 1m0s: Failed to make TCP connection to port 8080"),
+]
+
+
+def _guid(rng):
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _user_actor(user):
+    return {"actor": user["guid"], "actor_type": "user", "actor_name": user["email"], "actor_username": user["name"]}
+
+
+def _app_lifecycle(rng, app, user_of, start, end):
+    """The events of one app, from its creation to now (or its deletion)."""
+    target = {"actee": app["guid"], "actee_type": "app", "actee_name": app["name"],
+              "space_guid": app["space"], "organization_guid": app["org"]}
+    moment = start
+    events = [{"type": "audit.app.create", "timestamp": moment, **_user_actor(user_of()), **target,
+               "metadata": {"request": {"name": app["name"], "instances": 1, "memory": 256, "state": "STOPPED",
+                                        "environment_json": {"DATABASE_URL": "postgres://secret@db/app"}}}}]
+    instances, memory = 1, 256
+    while True:
+        moment += timedelta(minutes=rng.expovariate(1 / 240))
+        if moment >= end:
+            return events
+        roll = rng.random()
+        if roll < 0.45:
+            instances, memory = rng.choice([1, 2, 3, 4]), rng.choice([256, 512, 1024])
+            request = {"instances": instances, "memory": memory}
+            if rng.random() < 0.3:
+                request["environment_json"] = {"FEATURE_FLAG": "on"}
+            events.append({"type": "audit.app.update", "timestamp": moment, **_user_actor(user_of()), **target,
+                           "metadata": {"request": request}})
+        elif roll < 0.75:
+            kind = rng.choice(["audit.app.start", "audit.app.stop", "audit.app.restart"])
+            events.append({"type": kind, "timestamp": moment, **_user_actor(user_of()), **target, "metadata": {}})
+        elif roll < 0.995:
+            status, description = rng.choice(CRASHES)
+            events.append({"type": "app.crash", "timestamp": moment, "actor": app["guid"], "actor_type": "app",
+                           "actor_name": app["name"], **target, "metadata": {
+                               "instance": _guid(rng), "index": rng.randrange(instances), "cell_id": _guid(rng),
+                               "exit_status": status, "exit_description": description, "reason": "CRASHED"}})
+        else:
+            events.append({"type": "audit.app.delete-request", "timestamp": moment, **_user_actor(user_of()),
+                           **target, "metadata": {"request": {"recursive": True}}})
+            return events
+
+
+def demo_events(seed=2016, now=None, days=28):
+    """The demo's events as write-API dicts, oldest first; the same seed gives the same platform."""
+    rng = random.Random(seed)
+    now = now or datetime.now(timezone.utc)
+    start = now - timedelta(days=days)
+    users = [{"guid": _guid(rng), "name": name, "email": f"{name}@example.com"} for name in USERS]
+    events = []
+    for space_names in ORGS.values():
+        org = _guid(rng)
+        for space_name in space_names:
+            space = _guid(rng)
+            creator = rng.choice(users)
+            events.append({"type": "audit.space.create", "timestamp": start, **_user_actor(creator),
+                           "actee": space, "actee_type": "space", "actee_name": space_name,
+                           "space_guid": space, "organization_guid": org,
+                           "metadata": {"request": {"name": space_name, "organization_guid": org}}})
+            for app_name in rng.sample(APPS, rng.randint(3, 6)):
+                app = {"guid": _guid(rng), "name": app_name, "space": space, "org": org}
+                born = start + timedelta(hours=rng.uniform(1, 24 * 7))
+                events += _app_lifecycle(rng, app, lambda: rng.choice(users), born, now)
+    for event in events:
+        event["guid"] = _guid(rng)
+    return sorted(events, key=lambda event: event["timestamp"])
+
+
+def load_demo_events(**kwargs):
+    """Write the demo's events through the write path (so they are redacted like any other); return the count."""
+    from .api.v2.schemas import EventWriteSchema
+
+    schema = EventWriteSchema()
+    events = demo_events(**kwargs)
+    for first in range(0, len(events), MAX_BATCH):
+        batch = [dict(event, timestamp=event["timestamp"].isoformat()) for event in events[first:first + MAX_BATCH]]
+        write_events(Event, schema.load(batch, many=True), time_field="timestamp")
+    return len(events)

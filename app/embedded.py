@@ -1,0 +1,64 @@
+"""`make run`: the service on the embedded SQLite default, migrated, with demo data, under gunicorn.
+
+Keeps a generated development TOKEN_SECRET in instance/ when none is set, so tokens printed by
+one run still work in the next.
+"""
+import os
+import secrets
+import shutil
+import sys
+
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from . import create_app
+from .auth import ADMIN, issue_token
+from .demo import load_demo_events
+from .extensions import db
+from .models import Event
+
+INSTANCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance")
+
+
+def development_secret():
+    path = os.path.join(INSTANCE, "token_secret")
+    if not os.path.exists(path):
+        os.makedirs(INSTANCE, exist_ok=True)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(secrets.token_urlsafe(48))
+    with open(path) as file:
+        return file.read().strip()
+
+
+def prepare(app):
+    """Migrate to head and load the demo data into an empty store."""
+    with app.app_context():
+        upgrade()
+        if db.session.scalar(select(func.count()).select_from(Event)) == 0:
+            print(f"Loading demo data: {load_demo_events()} audit events.", flush=True)
+        db.engine.dispose()
+
+
+def main():
+    os.environ.setdefault("TOKEN_SECRET", development_secret())
+    app = create_app()
+    prepare(app)
+    port = app.config["PORT"]
+    token = issue_token(app.config["TOKEN_SECRET"], [ADMIN], user_id="admin", expires_in=12 * 3600)
+    base = f"http://127.0.0.1:{port}"
+    print(
+        f"\ncf-events on {base} ({app.config['SQLALCHEMY_DATABASE_URI']})\n\n"
+        f"Admin token (12 hours; more with `flask --app wsgi token --help`):\n{token}\n\n"
+        f"Try:\n"
+        f"  curl -H 'Authorization: bearer {token}' '{base}/v2/events?q=type:app.crash&results-per-page=5&pretty=1'\n"
+        f"  curl -H 'Authorization: bearer {token}' '{base}/v2/events?order-direction=desc&results-per-page=3'\n",
+        flush=True,
+    )
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
+    # Two workers suit the two-core machines this runs on; SQLite in WAL mode lets them share the file.
+    os.execv(gunicorn, [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                        "--access-logfile", "-", "wsgi:app"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The error catalogue and the one app-level handler that renders it.
+
+Errors are data: a name maps to a numeric code, an HTTP status and a message template, as in
+Cloud Controller's errors/v2.yml. Views only `raise ApiError("BadQueryParameter", key)`.
+"""
+import logging
+from typing import NamedTuple
+
+from flask import request
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from .responses import json_response
+
+log = logging.getLogger(__name__)
+
+
+class ErrorDetails(NamedTuple):
+    code: int
+    status: int
+    template: str
+
+
+CATALOGUE = {
+    "InvalidAuthToken": ErrorDetails(1000, 401, "Invalid Auth Token"),
+    "MessageParseError": ErrorDetails(1001, 400, "Request invalid due to parse error: %s"),
+    "NotFound": ErrorDetails(10000, 404, "Unknown request"),
+    "UnknownError": ErrorDetails(10001, 500, "An unknown error occurred."),
+    "NotAuthenticated": ErrorDetails(10002, 401, "Authentication error"),
+    "NotAuthorized": ErrorDetails(10003, 403, "You are not authorized to perform the requested action"),
+    "BadQueryParameter": ErrorDetails(10005, 400, "The query parameter is invalid: %s"),
+    "InsufficientScope": ErrorDetails(10007, 403, "Your token lacks the necessary scopes to access this resource."),
+    "UnprocessableEntity": ErrorDetails(10008, 422, "%s"),
+    # CC answers 500 for a bad order-by; it is the client's mistake (deliberate difference).
+    "OrderByParameterInvalid": ErrorDetails(10012, 400, "Cannot order by: %s"),
+    "ServiceUnavailable": ErrorDetails(10015, 503, "%s"),
+    "EventNotFound": ErrorDetails(230002, 404, "Event could not be found: %s"),
+    # Codes of our own (CC has no such errors); documented in the README.
+    "EventConflict": ErrorDetails(230003, 409, "An event with guid %s already exists with different content"),
+    "MethodNotAllowed": ErrorDetails(990405, 405, "The %s method is not allowed for this resource"),
+    "RequestTooLarge": ErrorDetails(990413, 413, "The request body is larger than %s bytes"),
+}
+
+# CC's own name for its catch-all error carries no "CF-" prefix.
+UNPREFIXED = {"UnknownError"}
+
+
+class ApiError(Exception):
+    """A client-facing error from the catalogue, with the arguments of its template."""
+
+    def __init__(self, name, *args):
+        super().__init__(name, *args)
+        self.name = name
+        self.details = CATALOGUE[name]
+        self.description = self.details.template % args if "%s" in self.details.template else self.details.template
+
+    @property
+    def status(self):
+        return self.details.status
+
+
+def render_v2(error):
+    error_code = error.name if error.name in UNPREFIXED else "CF-" + error.name
+    body = {"description": error.description, "error_code": error_code, "code": error.details.code}
+    return json_response(body, error.status)
+
+
+def _from_http_exception(exc):
+    if exc.code == 404:
+        return ApiError("NotFound")
+    if exc.code == 405:
+        return ApiError("MethodNotAllowed", request.method)
+    if exc.code == 413:
+        return ApiError("RequestTooLarge", request.max_content_length)
+    if exc.code == 400:
+        return ApiError("MessageParseError", exc.description)
+    return None
+
+
+def _is_database_outage(exc):
+    # Connection failures, disconnects, timeouts and deadlocks are the server's condition, not the
+    # client's: the client may retry, and the pool reconnects by itself once the database is back.
+    return isinstance(exc, (OperationalError, DisconnectionError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
+def handle_exception(exc):
+    """Render any exception as an error of the request's dialect; nothing internal leaks."""
+    if isinstance(exc, ApiError):
+        error = exc
+    elif isinstance(exc, HTTPException):
+        error = _from_http_exception(exc)
+        if error is None:
+            return exc
+    elif _is_database_outage(exc):
+        log.warning("event store unavailable: %s", exc.__class__.__name__, exc_info=exc)
+        error = ApiError("ServiceUnavailable", "The event store is unavailable; try again later")
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        error = ApiError("UnknownError")
+    return render_v2(error)
+
+
+def init_app(app):
+    app.register_error_handler(Exception, handle_exception)

@@ -1,0 +1,126 @@
+"""The event store's tables: columns, indexes and constraints only."""
+from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .extensions import db
+from .types import BigId, Json, UTCDateTime
+
+Guid = String(255)
+Name = String(255)
+
+
+class Event(db.Model):
+    """An audit event, served by /v2/events and the /v1 dialect.
+
+    Events are immutable, so there is no updated_at column: the v2 `updated_at` is `created_at`.
+    Missing space and organization are NULL (rendered ""), so that `q=space_guid:` finds them.
+    """
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    guid: Mapped[str] = mapped_column(Guid, unique=True)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    timestamp = mapped_column(UTCDateTime, nullable=False)
+    type: Mapped[str] = mapped_column(Name)
+    actor: Mapped[str] = mapped_column(Guid)
+    actor_type: Mapped[str] = mapped_column(Name)
+    actor_name: Mapped[str | None] = mapped_column(Name)
+    actor_username: Mapped[str | None] = mapped_column(Name)
+    actee: Mapped[str] = mapped_column(Guid)
+    actee_type: Mapped[str] = mapped_column(Name)
+    actee_name: Mapped[str] = mapped_column(Name)
+    # `metadata` is reserved on declarative models.
+    data = mapped_column("metadata", Json, nullable=False)
+    space_guid: Mapped[str | None] = mapped_column(Guid)
+    organization_guid: Mapped[str | None] = mapped_column(Guid)
+
+    # One index per /v2/events filter, each ending in the list order (timestamp, id), so a
+    # filtered page is a range scan of one index in either direction.
+    __table_args__ = (
+        Index("ix_events_timestamp_id", "timestamp", "id"),
+        Index("ix_events_type_timestamp_id", "type", "timestamp", "id"),
+        Index("ix_events_actee_timestamp_id", "actee", "timestamp", "id"),
+        Index("ix_events_space_guid_timestamp_id", "space_guid", "timestamp", "id"),
+        Index("ix_events_organization_guid_timestamp_id", "organization_guid", "timestamp", "id"),
+    )
+
+
+class UsageStream(db.Model):
+    """The head of a usage-event stream: the last position handed out.
+
+    Usage-event ids are positions taken from this row, not from a sequence. A writer bumps the
+    row in the same transaction as its inserts and holds the row lock until it commits, so
+    positions become visible in the order they were handed out and without gaps: a reader
+    that has seen position N has seen every committed position below N (SPEC 4.1).
+    """
+
+    __tablename__ = "usage_streams"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class AppUsageEvent(db.Model):
+    __tablename__ = "app_usage_events"
+
+    # The stream position (see UsageStream): the cursor order of after_guid.
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    guid: Mapped[str] = mapped_column(Guid, unique=True)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    state: Mapped[str] = mapped_column(String(50))
+    previous_state: Mapped[str | None] = mapped_column(String(50))
+    memory_in_mb_per_instance: Mapped[int] = mapped_column(Integer)
+    previous_memory_in_mb_per_instance: Mapped[int | None] = mapped_column(Integer)
+    instance_count: Mapped[int] = mapped_column(Integer)
+    previous_instance_count: Mapped[int | None] = mapped_column(Integer)
+    app_guid: Mapped[str] = mapped_column(Guid)
+    app_name: Mapped[str] = mapped_column(Name)
+    space_guid: Mapped[str] = mapped_column(Guid)
+    space_name: Mapped[str] = mapped_column(Name)
+    org_guid: Mapped[str] = mapped_column(Guid)
+    buildpack_guid: Mapped[str | None] = mapped_column(Guid)
+    buildpack_name: Mapped[str | None] = mapped_column(String(2048))
+    package_state: Mapped[str | None] = mapped_column(String(50))
+    previous_package_state: Mapped[str | None] = mapped_column(String(50))
+    parent_app_guid: Mapped[str | None] = mapped_column(Guid)
+    parent_app_name: Mapped[str | None] = mapped_column(Name)
+    process_type: Mapped[str | None] = mapped_column(Name)
+    task_name: Mapped[str | None] = mapped_column(Name)
+    task_guid: Mapped[str | None] = mapped_column(Guid)
+
+    __table_args__ = (
+        # Retention cuts by age; purge-and-reseed and retention look up each app's latest event.
+        Index("ix_app_usage_events_created_at", "created_at"),
+        Index("ix_app_usage_events_app_guid_id", "app_guid", "id"),
+    )
+
+
+class ServiceUsageEvent(db.Model):
+    __tablename__ = "service_usage_events"
+
+    # The stream position (see UsageStream): the cursor order of after_guid.
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    guid: Mapped[str] = mapped_column(Guid, unique=True)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    state: Mapped[str] = mapped_column(String(50))
+    org_guid: Mapped[str] = mapped_column(Guid)
+    space_guid: Mapped[str] = mapped_column(Guid)
+    space_name: Mapped[str] = mapped_column(Name)
+    service_instance_guid: Mapped[str] = mapped_column(Guid)
+    service_instance_name: Mapped[str] = mapped_column(Name)
+    service_instance_type: Mapped[str] = mapped_column(Name)
+    service_plan_guid: Mapped[str | None] = mapped_column(Guid)
+    service_plan_name: Mapped[str | None] = mapped_column(Name)
+    service_guid: Mapped[str | None] = mapped_column(Guid)
+    service_label: Mapped[str | None] = mapped_column(Name)
+    service_broker_name: Mapped[str | None] = mapped_column(Name)
+    service_broker_guid: Mapped[str | None] = mapped_column(Guid)
+
+    __table_args__ = (
+        Index("ix_service_usage_events_created_at", "created_at"),
+        Index("ix_service_usage_events_service_instance_guid_id", "service_instance_guid", "id"),
+        # The q filters of /v2/service_usage_events, in cursor order.
+        Index("ix_service_usage_events_service_instance_type_id", "service_instance_type", "id"),
+        Index("ix_service_usage_events_service_guid_id", "service_guid", "id"),
+    )

@@ -1,0 +1,33 @@
+"""The store itself: migrations agree with the models, and tests are isolated from each other."""
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Event
+from tests.factories import EventFactory
+
+
+def test_migrations_at_head_match_the_models(app):
+    context = MigrationContext.configure(db.session.connection(), opts={"compare_type": True})
+    assert compare_metadata(context, db.metadata) == []
+
+
+def test_usage_streams_start_at_zero(app):
+    rows = db.session.execute(db.text("SELECT name, last_id FROM usage_streams ORDER BY name")).all()
+    assert [tuple(row) for row in rows] == [("app_usage_events", 0), ("service_usage_events", 0)]
+
+
+# The two tests below run in this order: the first commits, the second must not see it.
+ISOLATION_GUID = "isolation-probe"
+
+
+def test_isolation_a_commit_in_one_test(app, client, admin):
+    EventFactory(guid=ISOLATION_GUID)
+    db.session.commit()
+    assert client.get(f"/v2/events/{ISOLATION_GUID}", headers=admin).status_code == 200
+
+
+def test_isolation_is_invisible_in_the_next(app, client, admin):
+    assert db.session.scalar(select(func.count()).select_from(Event)) == 0
+    assert client.get(f"/v2/events/{ISOLATION_GUID}", headers=admin).status_code == 404
