@@ -47,18 +47,32 @@ class Event(db.Model):
 
 
 class UsageStream(db.Model):
-    """The head of a usage-event stream: the last position handed out.
+    """A usage-event stream's positions: the last one handed out, and where the unbroken run starts.
 
     Usage-event ids are positions taken from this row, not from a sequence. A writer bumps the
     row in the same transaction as its inserts and holds the row lock until it commits, so
     positions become visible in the order they were handed out and without gaps: a reader
     that has seen position N has seen every committed position below N (SPEC 4.1).
+
+    Every position from `horizon` to `last_id` holds an event; below the horizon only the few
+    events retention kept remain. Counts and page offsets above the horizon are arithmetic.
     """
 
     __tablename__ = "usage_streams"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_id: Mapped[int] = mapped_column(BigInteger)
+    horizon: Mapped[int] = mapped_column(BigInteger)
+
+
+class PrunedUsageEvent(db.Model):
+    """Where a pruned usage event stood, so that its guid still works as an after_guid cursor."""
+
+    __tablename__ = "pruned_usage_events"
+
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    guid: Mapped[str] = mapped_column(Guid, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger)
 
 
 class AppUsageEvent(db.Model):

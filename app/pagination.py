@@ -44,11 +44,12 @@ def _integer(data_key, name, minimum, maximum=None, **kwargs):
 
 
 class PagingSchema(Schema):
+    """The paging parameters every list endpoint shares; see _paging_schema for the page size."""
+
     class Meta:
         unknown = EXCLUDE
 
     page = _integer("page", "page", 1, load_default=1)
-    results_per_page = _integer("results-per-page", "results_per_page", 1, load_default=DEFAULT_PER_PAGE)
     order_direction = fields.String(
         data_key="order-direction",
         load_default="asc",

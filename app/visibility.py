@@ -13,3 +13,8 @@ def visible_events(identity):
         return true()
     # Space and organization roles are not stored yet: other readers see no event.
     return false()
+
+
+def visible_usage_events(identity):
+    """The condition a usage event must meet for `identity` to see it: only global roles do."""
+    return true() if identity.has_any(GLOBAL_READERS) else false()

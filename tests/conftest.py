@@ -9,6 +9,8 @@ import tempfile
 
 import pytest
 import sqlalchemy as sa
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from app import create_app
@@ -116,8 +118,24 @@ def app(session_app, monkeypatch):
             connection.close()
 
 
+class FreshContextClient(FlaskClient):
+    """Each request in an app context of its own, as in production.
+
+    Flask reuses an app context that is already pushed (the `app` fixture's), which would let
+    `g` and the database session leak from one request of a test into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = FreshContextClient
     return app.test_client()
 
 

@@ -14,8 +14,8 @@ def test_migrations_at_head_match_the_models(app):
 
 
 def test_usage_streams_start_at_zero(app):
-    rows = db.session.execute(db.text("SELECT name, last_id FROM usage_streams ORDER BY name")).all()
-    assert [tuple(row) for row in rows] == [("app_usage_events", 0), ("service_usage_events", 0)]
+    rows = db.session.execute(db.text("SELECT name, last_id, horizon FROM usage_streams ORDER BY name")).all()
+    assert [tuple(row) for row in rows] == [("app_usage_events", 0, 1), ("service_usage_events", 0, 1)]
 
 
 # The two tests below run in this order: the first commits, the second must not see it.

@@ -53,16 +53,29 @@ def upgrade():
     for column in ("type", "actee", "space_guid", "organization_guid"):
         op.create_index(f"ix_events_{column}_timestamp_id", "events", [column, "timestamp", "id"])
 
-    # The head of each usage stream: ids of usage events are positions handed out from here.
+    # Each usage stream's positions: usage-event ids are handed out from here, gap-free and in
+    # commit order; every position from horizon to last_id holds an event.
     usage_streams = op.create_table(
         "usage_streams",
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("last_id", sa.BigInteger(), nullable=False),
+        sa.Column("horizon", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_usage_streams"),
     )
     op.bulk_insert(
         usage_streams,
-        [{"name": "app_usage_events", "last_id": 0}, {"name": "service_usage_events", "last_id": 0}],
+        [
+            {"name": "app_usage_events", "last_id": 0, "horizon": 1},
+            {"name": "service_usage_events", "last_id": 0, "horizon": 1},
+        ],
+    )
+    # Pruned usage events' positions, so that their guids still work as after_guid cursors.
+    op.create_table(
+        "pruned_usage_events",
+        sa.Column("stream", sa.String(64), nullable=False),
+        guid("guid"),
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("stream", "guid", name="pk_pruned_usage_events"),
     )
 
     op.create_table(
@@ -125,5 +138,6 @@ def upgrade():
 def downgrade():
     op.drop_table("service_usage_events")
     op.drop_table("app_usage_events")
+    op.drop_table("pruned_usage_events")
     op.drop_table("usage_streams")
     op.drop_table("events")

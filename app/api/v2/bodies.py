@@ -20,10 +20,15 @@ def _describe(messages, prefix=""):
                 yield f"{name}: {message}"
 
 
+def _refuse_constant(name):
+    # Python reads NaN and Infinity, but they are not JSON and PostgreSQL's jsonb refuses them.
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def load_write_body(schema):
     """Return (items, is_batch): the validated objects of the body, or raise one error naming every bad field."""
     try:
-        document = json.loads(request.get_data(cache=False) or b"null")
+        document = json.loads(request.get_data(cache=False) or b"null", parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as error:
         raise ApiError(
             "MessageParseError", str(error) if isinstance(error, ValueError) else "nested too deeply"

@@ -1,0 +1,118 @@
+"""/v2/app_usage_events and /v2/service_usage_events: the streams billing collectors follow."""
+from dataclasses import dataclass, field
+
+from flask import request
+from sqlalchemy import select
+
+from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, require_scope
+from ...cursor import page_rows, position_of, window_after
+from ...errors import ApiError
+from ...extensions import db
+from ...fields import is_storable
+from ...models import AppUsageEvent, ServiceUsageEvent
+from ...pagination import envelope, fetch_page, parse_paging
+from ...query import filter_conditions
+from ...responses import empty_response, json_response
+from ...usage import purge_and_reseed
+from ...visibility import visible_usage_events
+from ...writes import write_events
+from . import bp
+from .bodies import load_write_body
+from .usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema, present_usage_event
+
+WRITERS = frozenset({ADMIN, WRITE})
+
+
+@dataclass(frozen=True)
+class UsageCollection:
+    model: type
+    max_per_page: int
+    list_scopes: frozenset
+    write_schema: object
+    filters: dict = field(default_factory=dict)
+    # Anyone with a read scope may ask for one; visibility decides whether they see it.
+    show_scopes: frozenset = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
+
+    @property
+    def path(self):
+        return f"/v2/{self.model.__tablename__}"
+
+
+APP_USAGE = UsageCollection(
+    model=AppUsageEvent,
+    max_per_page=10000,
+    list_scopes=frozenset({ADMIN, ADMIN_READ_ONLY}),
+    write_schema=AppUsageEventWriteSchema(),
+)
+SERVICE_USAGE = UsageCollection(
+    model=ServiceUsageEvent,
+    max_per_page=100,
+    list_scopes=frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR}),
+    write_schema=ServiceUsageEventWriteSchema(),
+    filters={
+        "service_instance_type": ServiceUsageEvent.service_instance_type,
+        "service_guid": ServiceUsageEvent.service_guid,
+    },
+)
+
+
+def list_usage_events(collection):
+    require_scope(collection.list_scopes)
+    model = collection.model
+    paging = parse_paging(request.args, collection.max_per_page)
+    conditions = filter_conditions(paging.q, collection.filters)
+    after_guid = request.args.get("after_guid")
+    after = position_of(model, after_guid) if after_guid is not None else 0
+    if conditions:
+        total, rows = fetch_page(model, [model.id > after, *conditions], (model.id,), paging)
+    else:
+        window = window_after(model, after)
+        total = window.total
+        rows = page_rows(model, window, paging.offset, paging.results_per_page, paging.order_direction == "desc")
+    resources = [present_usage_event(event) for event in rows]
+    return json_response(envelope(collection.path, paging, total, resources, preserved={"after_guid": after_guid}))
+
+
+def show_usage_event(collection, guid):
+    identity = require_scope(collection.show_scopes)
+    model = collection.model
+    found = is_storable(guid) and db.session.execute(
+        select(model, visible_usage_events(identity).label("visible")).where(model.guid == guid)
+    ).first()
+    if not found:
+        raise ApiError("EventNotFound", guid)
+    if not found.visible:
+        raise ApiError("NotAuthorized")
+    return json_response(present_usage_event(found[0]))
+
+
+def create_usage_events(collection):
+    require_scope(WRITERS)
+    items, is_batch = load_write_body(collection.write_schema)
+    written = write_events(collection.model, items, time_field="created_at")
+    status = 201 if written.created else 200
+    if is_batch:
+        return json_response([present_usage_event(event) for event in written.rows], status)
+    event = written.rows[0]
+    return json_response(present_usage_event(event), status, headers={"Location": f"{collection.path}/{event.guid}"})
+
+
+def purge_usage_events(collection):
+    require_scope({ADMIN})
+    purge_and_reseed(collection.model)
+    return empty_response()
+
+
+for collection, purge_path in (
+    (APP_USAGE, "destructively_purge_all_and_reseed_started_apps"),
+    (SERVICE_USAGE, "destructively_purge_all_and_reseed_existing_instances"),
+):
+    name = collection.model.__tablename__
+    path = f"/{name}"
+    bp.add_url_rule(path, f"list_{name}", list_usage_events, methods=["GET"], defaults={"collection": collection})
+    bp.add_url_rule(path, f"create_{name}", create_usage_events, methods=["POST"],
+                    defaults={"collection": collection})
+    bp.add_url_rule(f"{path}/<guid>", f"show_{name}", show_usage_event, methods=["GET"],
+                    defaults={"collection": collection})
+    bp.add_url_rule(f"{path}/{purge_path}", f"purge_{name}", purge_usage_events, methods=["POST"],
+                    defaults={"collection": collection})
