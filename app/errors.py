@@ -34,6 +34,9 @@ CATALOGUE = {
     # CC answers 500 for a bad order-by; it is the client's mistake (deliberate difference).
     "OrderByParameterInvalid": ErrorDetails(10012, 400, "Cannot order by: %s"),
     "ServiceUnavailable": ErrorDetails(10015, 503, "%s"),
+    "UserNotFound": ErrorDetails(20003, 404, "The user could not be found: %s"),
+    "OrganizationNotFound": ErrorDetails(30003, 404, "The organization could not be found: %s"),
+    "SpaceNotFound": ErrorDetails(40004, 404, "The app space could not be found: %s"),
     "EventNotFound": ErrorDetails(230002, 404, "Event could not be found: %s"),
     # Codes of our own (CC has no such errors); documented in the README.
     "EventConflict": ErrorDetails(230003, 409, "An event with guid %s already exists with different content"),

@@ -138,3 +138,18 @@ class ServiceUsageEvent(db.Model):
         Index("ix_service_usage_events_service_instance_type_id", "service_instance_type", "id"),
         Index("ix_service_usage_events_service_guid_id", "service_guid", "id"),
     )
+
+
+class Role(db.Model):
+    """A user's role in a space or an organization, managed as in CC (PUT /v2/spaces/{guid}/auditors/{user})."""
+
+    __tablename__ = "roles"
+
+    target_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # "space" or "organization"
+    target_guid: Mapped[str] = mapped_column(Guid, primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)  # "developer", "auditor" or "manager"
+    user_guid: Mapped[str] = mapped_column(Guid, primary_key=True)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+
+    # Visibility asks "which spaces and orgs may this user read?" on every request.
+    __table_args__ = (Index("ix_roles_user_guid_role", "user_guid", "role"),)

@@ -1,18 +1,33 @@
-"""Who may see which events: one query condition, used by every reader of the store."""
-from sqlalchemy import false, true
+"""Who may see which events: one query condition per record kind, used by every reader of the store."""
+from sqlalchemy import and_, false, or_, select, true
 
 from .auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR
+from .models import Event, Role
 
 # These roles see every event of the platform.
 GLOBAL_READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR})
+# As in CC: space developers and auditors read their spaces' events, org auditors their orgs';
+# managers manage people, not apps, and read no events.
+SPACE_READER_ROLES = ("developer", "auditor")
+ORGANIZATION_READER_ROLES = ("auditor",)
+
+
+def _targets(user_guid, target_type, roles):
+    return select(Role.target_guid).where(
+        and_(Role.user_guid == user_guid, Role.role.in_(roles), Role.target_type == target_type)
+    )
 
 
 def visible_events(identity):
-    """The condition an event must meet for `identity` to see it."""
+    """The condition an audit event must meet for `identity` to see it."""
     if identity.has_any(GLOBAL_READERS):
         return true()
-    # Space and organization roles are not stored yet: other readers see no event.
-    return false()
+    if not identity.user_id:
+        return false()
+    return or_(
+        Event.space_guid.in_(_targets(identity.user_id, "space", SPACE_READER_ROLES)),
+        Event.organization_guid.in_(_targets(identity.user_id, "organization", ORGANIZATION_READER_ROLES)),
+    )
 
 
 def visible_usage_events(identity):

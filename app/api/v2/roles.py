@@ -1,0 +1,83 @@
+"""Space and organization roles, managed the CC way: PUT/DELETE /v2/spaces/{guid}/auditors/{user}."""
+from flask import request
+from sqlalchemy import delete
+
+from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, require_scope
+from ...errors import ApiError
+from ...extensions import db
+from ...fields import GUID_PATTERN, format_timestamp, is_storable
+from ...models import Role
+from ...pagination import envelope, fetch_page, parse_paging
+from ...responses import empty_response, json_response
+from ...writes import utcnow
+from . import bp
+
+ROLE_READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR})
+# The roles each target has, by the URL's plural, and the error for a target that cannot exist.
+TARGETS = {
+    "spaces": ("space", {"developers": "developer", "auditors": "auditor", "managers": "manager"}, "SpaceNotFound"),
+    "organizations": ("organization", {"auditors": "auditor", "managers": "manager"}, "OrganizationNotFound"),
+}
+
+
+def _role_in(collection, guid, plural):
+    """(target_type, role) for a role URL, or 404 for a URL or a guid that cannot name one."""
+    target_type, roles, not_found = TARGETS[collection]
+    if plural not in roles:
+        raise ApiError("NotFound")
+    if not (is_storable(guid) and GUID_PATTERN.match(guid)):
+        raise ApiError(not_found, guid)
+    return target_type, roles[plural]
+
+
+def _target_resource(collection, guid):
+    """The space or organization, as far as this store knows it: its guid and role links."""
+    url = f"/v2/{collection}/{guid}"
+    links = {f"{plural}_url": f"{url}/{plural}" for plural in TARGETS[collection][1]}
+    return {"metadata": {"guid": guid, "url": url}, "entity": links}
+
+
+def _user_resource(role):
+    stamp = format_timestamp(role.created_at)
+    return {
+        "metadata": {"guid": role.user_guid, "url": f"/v2/users/{role.user_guid}", "created_at": stamp,
+                     "updated_at": stamp},
+        "entity": {"admin": False, "active": True, "default_space_guid": None},
+    }
+
+
+@bp.put("/<any(spaces, organizations):collection>/<guid>/<plural>/<user_guid>")
+def add_role(collection, guid, plural, user_guid):
+    require_scope({ADMIN})
+    target_type, role = _role_in(collection, guid, plural)
+    if not (is_storable(user_guid) and GUID_PATTERN.match(user_guid)):
+        raise ApiError("UserNotFound", user_guid)
+    key = {"target_type": target_type, "target_guid": guid, "role": role, "user_guid": user_guid}
+    # Idempotent: granting a role the user has already changes nothing.
+    if db.session.get(Role, key) is None:
+        db.session.add(Role(**key, created_at=utcnow()))
+        db.session.commit()
+    return json_response(_target_resource(collection, guid), 201)
+
+
+@bp.delete("/<any(spaces, organizations):collection>/<guid>/<plural>/<user_guid>")
+def remove_role(collection, guid, plural, user_guid):
+    require_scope({ADMIN})
+    target_type, role = _role_in(collection, guid, plural)
+    db.session.execute(delete(Role).where(
+        Role.target_type == target_type, Role.target_guid == guid, Role.role == role, Role.user_guid == user_guid))
+    db.session.commit()
+    return empty_response()
+
+
+@bp.get("/<any(spaces, organizations):collection>/<guid>/<plural>")
+def list_role_holders(collection, guid, plural):
+    require_scope(ROLE_READERS)
+    target_type, role = _role_in(collection, guid, plural)
+    paging = parse_paging(request.args, 100)
+    conditions = [Role.target_type == target_type, Role.target_guid == guid, Role.role == role]
+    total, roles = fetch_page(Role, conditions, (Role.created_at, Role.user_guid), paging)
+    path = f"/v2/{collection}/{guid}/{plural}"
+    return json_response(envelope(path, paging, total, [_user_resource(role) for role in roles]))
+
+
