@@ -21,8 +21,13 @@ def create_app(config=None):
 
 
 def register_settings(app):
-    if not app.config.get("TOKEN_SECRET"):
-        raise settings.ConfigError("TOKEN_SECRET is not set: tokens could not be verified")
+    from .auth import TokenKeys
+
+    keys = TokenKeys.from_config(app.config)
+    app.extensions["token_keys"] = keys
+    # The built-in issuer signs with TOKEN_SECRET; it is off in production, where a UAA's keys
+    # are configured instead.
+    app.config["TOKEN_ISSUER"] = bool(app.config.get("TOKEN_ISSUER", True) and keys.secret and not keys.external)
     app.config.setdefault("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         "pool_pre_ping": True,
@@ -47,9 +52,13 @@ def register_responses(app):
 
 
 def register_blueprints(app):
+    from .api.discovery import bp as discovery
     from .api.v2 import bp as v2
+    from .issuer import bp as oauth
 
+    app.register_blueprint(discovery)
     app.register_blueprint(v2)
+    app.register_blueprint(oauth)
 
 
 def register_commands(app):

@@ -1,11 +1,15 @@
 """Bearer tokens as a UAA issues them: verification, the caller's identity, and scope checks."""
+import json
 import time
 import uuid
 from dataclasses import dataclass
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from flask import current_app, g, request
 
+from .config import ConfigError
 from .errors import ApiError
 
 ADMIN = "cloud_controller.admin"
@@ -15,7 +19,53 @@ READ = "cloud_controller.read"
 WRITE = "cf_events.write"
 
 AUDIENCE = "cloud_controller"
-ALGORITHMS = ["HS256"]
+# Each algorithm is bound to one kind of key, so a token can never choose how it is checked:
+# "none" is never accepted, and an HS256 token is never checked with a public key.
+KEY_TYPES = {"RS256": rsa.RSAPublicKey, "ES256": ec.EllipticCurvePublicKey}
+
+
+class TokenKeys:
+    """The keys bearer tokens are verified with: an HS256 secret, and/or a UAA's public keys."""
+
+    def __init__(self, secret=None, public_keys=None):
+        self.secret = secret
+        self.public_keys = public_keys or {}  # kid (None for a lone PEM key) -> public key
+
+    @property
+    def external(self):
+        return bool(self.public_keys)
+
+    @classmethod
+    def from_config(cls, config):
+        public_keys = {}
+        if config.get("TOKEN_PUBLIC_KEY"):
+            pem = config["TOKEN_PUBLIC_KEY"].replace("\\n", "\n").encode()
+            try:
+                public_keys[None] = load_pem_public_key(pem)
+            except ValueError as error:
+                raise ConfigError(f"TOKEN_PUBLIC_KEY is not a PEM public key: {error}") from None
+        if config.get("TOKEN_JWKS_FILE"):
+            try:
+                with open(config["TOKEN_JWKS_FILE"]) as file:
+                    key_set = jwt.PyJWKSet.from_dict(json.load(file))
+            except (OSError, ValueError, jwt.PyJWTError) as error:
+                raise ConfigError(f"TOKEN_JWKS_FILE could not be read as a JWKS document: {error}") from None
+            public_keys.update({key.key_id: key.key for key in key_set.keys})
+        if not (config.get("TOKEN_SECRET") or public_keys):
+            raise ConfigError("no token keys: set TOKEN_SECRET, TOKEN_PUBLIC_KEY or TOKEN_JWKS_FILE")
+        return cls(config.get("TOKEN_SECRET"), public_keys)
+
+    def key_for(self, header):
+        """The key a token with this header must verify against, or None when none may."""
+        algorithm = header.get("alg")
+        if algorithm == "HS256":
+            return self.secret
+        if algorithm not in KEY_TYPES:
+            return None
+        key = self.public_keys.get(header.get("kid"))
+        if key is None and len(self.public_keys) == 1:
+            key = next(iter(self.public_keys.values()))
+        return key if isinstance(key, KEY_TYPES[algorithm]) else None
 
 
 @dataclass(frozen=True)
@@ -32,17 +82,18 @@ class Identity:
         return not self.scopes.isdisjoint(scopes)
 
 
-def decode_token(token, secret):
-    """Return the verified claims of `token`, or raise ApiError InvalidAuthToken."""
+def decode_token(token, keys, audience=AUDIENCE):
+    """Return the verified claims of `token`, or raise ApiError InvalidAuthToken.
+
+    Signature, expiry, not-before and audience are all checked.
+    """
     try:
-        # `algorithms` is fixed, so "alg: none" and any other algorithm are refused.
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=ALGORITHMS,
-            audience=AUDIENCE,
-            options={"require": ["exp", "aud"]},
-        )
+        header = jwt.get_unverified_header(token)
+        key = keys.key_for(header)
+        if key is None:
+            raise ApiError("InvalidAuthToken")
+        claims = jwt.decode(token, key, algorithms=[header["alg"]], audience=audience,
+                            options={"require": ["exp", "aud"]})
     except jwt.PyJWTError:
         raise ApiError("InvalidAuthToken") from None
     scopes = claims.get("scope", [])
@@ -70,7 +121,7 @@ def current_identity():
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError("InvalidAuthToken")
-        claims = decode_token(token.strip(), current_app.config["TOKEN_SECRET"])
+        claims = decode_token(token.strip(), current_app.extensions["token_keys"])
         g.identity = _identity_from_claims(claims)
     return g.identity
 
@@ -83,11 +134,11 @@ def require_scope(scopes):
     return identity
 
 
-def issue_token(secret, scopes, user_id=None, user_name=None, email=None, client_id="cf", expires_in=3600):
-    """Sign a token with UAA's claim layout (for local use and tests)."""
+def issue_token(secret, scopes, user_id=None, user_name=None, email=None, client_id="cf", expires_in=3600, jti=None):
+    """Sign an access token with UAA's claim layout (the built-in issuer, local use and tests)."""
     now = int(time.time())
     claims = {
-        "jti": uuid.uuid4().hex,
+        "jti": jti or uuid.uuid4().hex,
         "client_id": client_id,
         "cid": client_id,
         "scope": list(scopes),

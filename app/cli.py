@@ -1,8 +1,15 @@
-"""Command-line tools: `flask --app wsgi token|demo ...` (migrations come as `flask --app wsgi db ...`)."""
+"""Command-line tools: `flask --app wsgi token|users|clients ...` (migrations: `flask --app wsgi db ...`)."""
+import uuid
+
 import click
 from flask import current_app
+from sqlalchemy import select
 
 from .auth import issue_token
+from .extensions import db
+from .issuer import hash_secret
+from .models import Client, User
+from .writes import utcnow
 
 
 @click.command("token")
@@ -14,18 +21,65 @@ from .auth import issue_token
 @click.option("--client", "client_only", is_flag=True, help="A client-credentials token, with no user.")
 @click.option("--expires-in", default=3600 * 12, show_default=True, help="Seconds until it expires.")
 def token_command(scopes, user_id, user_name, email, client_only, expires_in):
-    """Print a signed token for local use."""
-    click.echo(
-        issue_token(
-            current_app.config["TOKEN_SECRET"],
-            scopes,
-            user_id=None if client_only else user_id,
-            user_name=user_name,
-            email=email,
-            expires_in=expires_in,
-        )
-    )
+    """Print a token signed with TOKEN_SECRET, for local use."""
+    if not current_app.config.get("TOKEN_SECRET"):
+        raise click.ClickException("TOKEN_SECRET is not set: there is nothing to sign tokens with")
+    click.echo(issue_token(current_app.config["TOKEN_SECRET"], scopes, user_id=None if client_only else user_id,
+                           user_name=user_name, email=email, expires_in=expires_in))
+
+
+@click.group("users")
+def users_group():
+    """Users of the built-in token issuer."""
+
+
+def create_user(name, password, scopes, email=None):
+    """Create a user of the built-in issuer, or reset the password and scopes of an existing one."""
+    user = db.session.scalar(select(User).where(User.username == name))
+    if user is None:
+        user = User(guid=str(uuid.uuid4()), username=name, failed_logins=0, created_at=utcnow())
+        db.session.add(user)
+    user.email = email or user.email or f"{name}@example.com"
+    user.password_hash = hash_secret(password)
+    user.scopes = " ".join(scopes)
+    db.session.commit()
+    return user
+
+
+@users_group.command("create")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--scope", "scopes", multiple=True, default=["cloud_controller.read"], show_default=True,
+              help="A scope the user may be granted; repeat for several.")
+@click.option("--email", default=None)
+def create_user_command(name, password, scopes, email):
+    """Create a user (or reset an existing one's password and scopes)."""
+    user = create_user(name, password, scopes, email)
+    click.echo(f"user {user.username} ({user.guid}) with scopes {user.scopes}")
+
+
+@click.group("clients")
+def clients_group():
+    """OAuth clients of the built-in token issuer."""
+
+
+@clients_group.command("create")
+@click.argument("client_id")
+@click.option("--secret", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--scope", "scopes", multiple=True, help="A scope of its client_credentials tokens; repeat.")
+@click.option("--grant-type", "grant_types", multiple=True, default=["client_credentials"], show_default=True,
+              type=click.Choice(["client_credentials", "password", "refresh_token"]))
+def create_client_command(client_id, secret, scopes, grant_types):
+    """Create a client (or reset an existing one)."""
+    client = db.session.get(Client, client_id) or Client(client_id=client_id, created_at=utcnow())
+    client.secret_hash = hash_secret(secret) if secret else None
+    client.scopes = " ".join(scopes)
+    client.grant_types = " ".join(grant_types)
+    db.session.add(client)
+    db.session.commit()
+    click.echo(f"client {client.client_id} with grant types {client.grant_types} and scopes {client.scopes}")
 
 
 def init_app(app):
-    app.cli.add_command(token_command)
+    for command in (token_command, users_group, clients_group):
+        app.cli.add_command(command)

@@ -42,10 +42,22 @@ def port(value):
     return number
 
 
+def switch(name, value):
+    if value not in ("on", "off"):
+        raise ConfigError(f"{name} must be 'on' or 'off', not {value!r}")
+    return value == "on"
+
+
 def from_environment(environ, instance_path):
     """Return the settings mapping read from `environ`."""
     return {
         "SQLALCHEMY_DATABASE_URI": database_url(environ.get("DATABASE_URL"), instance_path),
         "TOKEN_SECRET": token_secret(environ.get("TOKEN_SECRET")),
+        "TOKEN_PUBLIC_KEY": environ.get("TOKEN_PUBLIC_KEY"),
+        "TOKEN_JWKS_FILE": environ.get("TOKEN_JWKS_FILE"),
+        "TOKEN_ISSUER": switch("TOKEN_ISSUER", environ.get("TOKEN_ISSUER", "on")),
+        "UAA_URL": environ.get("UAA_URL"),
+        "DOPPLER_LOGGING_ENDPOINT": environ.get("DOPPLER_LOGGING_ENDPOINT"),
+        "APP_SSH_ENDPOINT": environ.get("APP_SSH_ENDPOINT"),
         "PORT": port(environ.get("PORT", "8080")),
     }

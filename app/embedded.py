@@ -12,35 +12,39 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from . import create_app
-from .auth import ADMIN, issue_token
+from .auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, issue_token
+from .cli import create_user
 from .demo import load_demo_events
 from .extensions import db
 from .models import Event
 
+ADMIN_SCOPES = [ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE]
 INSTANCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance")
 
 
-def development_secret():
-    path = os.path.join(INSTANCE, "token_secret")
+def kept_secret(name):
+    """A random secret generated once and kept in instance/ (readable by its owner only)."""
+    path = os.path.join(INSTANCE, name)
     if not os.path.exists(path):
         os.makedirs(INSTANCE, exist_ok=True)
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
-            file.write(secrets.token_urlsafe(48))
+            file.write(secrets.token_urlsafe(24 if name.endswith("password") else 48))
     with open(path) as file:
         return file.read().strip()
 
 
 def prepare(app):
-    """Migrate to head and load the demo data into an empty store."""
+    """Migrate to head, load the demo data into an empty store, and (re)create the admin user."""
     with app.app_context():
         upgrade()
         if db.session.scalar(select(func.count()).select_from(Event)) == 0:
             print(f"Loading demo data: {load_demo_events()} audit events.", flush=True)
+        create_user("admin", kept_secret("admin_password"), ADMIN_SCOPES)
         db.engine.dispose()
 
 
 def main():
-    os.environ.setdefault("TOKEN_SECRET", development_secret())
+    os.environ.setdefault("TOKEN_SECRET", kept_secret("token_secret"))
     app = create_app()
     prepare(app)
     port = app.config["PORT"]
@@ -49,6 +53,7 @@ def main():
     print(
         f"\ncf-events on {base} ({app.config['SQLALCHEMY_DATABASE_URI']})\n\n"
         f"Admin token (12 hours; more with `flask --app wsgi token --help`):\n{token}\n\n"
+        f"Or log in as user admin, password {kept_secret('admin_password')} (POST {base}/oauth/token).\n\n"
         f"Try:\n"
         f"  curl -H 'Authorization: bearer {token}' '{base}/v2/events?q=type:app.crash&results-per-page=5&pretty=1'\n"
         f"  curl -H 'Authorization: bearer {token}' '{base}/v2/events?order-direction=desc&results-per-page=3'\n",

@@ -4,6 +4,7 @@ Errors are data: a name maps to a numeric code, an HTTP status and a message tem
 Cloud Controller's errors/v2.yml. Views only `raise ApiError("BadQueryParameter", key)`.
 """
 import logging
+import re
 from typing import NamedTuple
 
 from flask import request
@@ -48,6 +49,14 @@ CATALOGUE = {
 UNPREFIXED = {"UnknownError"}
 
 
+class UaaError(Exception):
+    """An error of the token endpoint, in UAA's shape: {"error": …, "error_description": …}."""
+
+    def __init__(self, status, error, description):
+        super().__init__(status, error, description)
+        self.status, self.error, self.description = status, error, description
+
+
 class ApiError(Exception):
     """A client-facing error from the catalogue, with the arguments of its template."""
 
@@ -66,6 +75,13 @@ def render_v2(error):
     error_code = error.name if error.name in UNPREFIXED else "CF-" + error.name
     body = {"description": error.description, "error_code": error_code, "code": error.details.code}
     return json_response(body, error.status)
+
+
+def render_uaa(error):
+    if isinstance(error, ApiError):
+        # A catalogue error on the token endpoint ("NotFound" when the issuer is off, say).
+        error = UaaError(error.status, re.sub(r"(?<!^)(?=[A-Z])", "_", error.name).lower(), error.description)
+    return json_response({"error": error.error, "error_description": error.description}, error.status)
 
 
 def _from_http_exception(exc):
@@ -90,6 +106,8 @@ def _is_database_outage(exc):
 
 def handle_exception(exc):
     """Render any exception as an error of the request's dialect; nothing internal leaks."""
+    if isinstance(exc, UaaError):
+        return render_uaa(exc)
     if isinstance(exc, ApiError):
         error = exc
     elif isinstance(exc, HTTPException):
@@ -102,7 +120,7 @@ def handle_exception(exc):
     else:
         log.exception("unhandled error on %s %s", request.method, request.path)
         error = ApiError("UnknownError")
-    return render_v2(error)
+    return render_uaa(error) if request.path.startswith("/oauth/") else render_v2(error)
 
 
 def init_app(app):

@@ -153,3 +153,31 @@ class Role(db.Model):
 
     # Visibility asks "which spaces and orgs may this user read?" on every request.
     __table_args__ = (Index("ix_roles_user_guid_role", "user_guid", "role"),)
+
+
+class User(db.Model):
+    """A user of the built-in token issuer (embedded default and tests; production uses a UAA)."""
+
+    __tablename__ = "users"
+
+    guid: Mapped[str] = mapped_column(Guid, primary_key=True)
+    username: Mapped[str] = mapped_column(Name, unique=True)
+    email: Mapped[str] = mapped_column(Name)
+    password_hash: Mapped[str] = mapped_column(String(512))
+    scopes: Mapped[str] = mapped_column(String(2048))  # space-separated, as in a token response
+    # Failed logins since the last success: each one doubles the wait before the next try.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at = mapped_column(UTCDateTime)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+
+
+class Client(db.Model):
+    """An OAuth client of the built-in issuer; `cf` (no secret) is the one the cf CLI uses."""
+
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(Name, primary_key=True)
+    secret_hash: Mapped[str | None] = mapped_column(String(512))
+    scopes: Mapped[str] = mapped_column(String(2048))  # for client_credentials tokens
+    grant_types: Mapped[str] = mapped_column(String(255))  # space-separated
+    created_at = mapped_column(UTCDateTime, nullable=False)
