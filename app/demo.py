@@ -3,7 +3,7 @@ import random
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from .models import Event
+from .models import AppUsageEvent, Event
 from .writes import MAX_BATCH, write_events
 
 ORGS = {"acme": ["dev", "staging", "prod"], "globex": ["dev", "prod"], "initech": ["sandbox", "prod"]}
@@ -85,13 +85,46 @@ def demo_events(seed=2016, now=None, days=28):
     return sorted(events, key=lambda event: event["timestamp"])
 
 
-def load_demo_events(**kwargs):
-    """Write the demo's events through the write path (so they are redacted like any other); return the count."""
-    from .api.v2.schemas import EventWriteSchema
+USAGE_STATES = {"audit.app.start": "STARTED", "audit.app.restart": "STARTED", "audit.app.stop": "STOPPED",
+                "audit.app.delete-request": "STOPPED"}
 
-    schema = EventWriteSchema()
+
+def demo_usage_events(events):
+    """The app usage events the demo's starts and stops imply, with each app's latest size."""
+    sizes, states, usage = {}, {}, []
+    space_names = {event["actee"]: event["actee_name"] for event in events if event["type"] == "audit.space.create"}
+    for event in events:
+        if event["type"] in ("audit.app.create", "audit.app.update"):
+            request = event["metadata"].get("request", {})
+            size = sizes.setdefault(event["actee"], {"instances": 1, "memory": 256})
+            size.update({key: request[key] for key in ("instances", "memory") if key in request})
+        state = USAGE_STATES.get(event["type"])
+        if state is None or (state == "STOPPED" and states.get(event["actee"]) != "STARTED"):
+            continue
+        size = sizes.get(event["actee"], {"instances": 1, "memory": 256})
+        usage.append({
+            "guid": f"usage-{event['guid']}", "created_at": event["timestamp"].isoformat(), "state": state,
+            "previous_state": states.get(event["actee"], "STOPPED"), "memory_in_mb_per_instance": size["memory"],
+            "instance_count": size["instances"], "app_guid": event["actee"], "app_name": event["actee_name"],
+            "space_guid": event["space_guid"], "space_name": space_names[event["space_guid"]],
+            "org_guid": event["organization_guid"],
+            "buildpack_name": "ruby_buildpack", "package_state": "STAGED", "process_type": "web",
+            "parent_app_guid": event["actee"], "parent_app_name": event["actee_name"],
+        })
+        states[event["actee"]] = state
+    return usage
+
+
+def load_demo_events(**kwargs):
+    """Write the demo's events through the write path (redacted like any other); return the counts."""
+    from .api.v2.schemas import EventWriteSchema
+    from .api.v2.usage_schemas import AppUsageEventWriteSchema
+
     events = demo_events(**kwargs)
-    for first in range(0, len(events), MAX_BATCH):
-        batch = [dict(event, timestamp=event["timestamp"].isoformat()) for event in events[first:first + MAX_BATCH]]
-        write_events(Event, schema.load(batch, many=True), time_field="timestamp")
-    return len(events)
+    usage = demo_usage_events(events)
+    audit = [dict(event, timestamp=event["timestamp"].isoformat()) for event in events]
+    for model, schema, time_field, items in ((Event, EventWriteSchema(), "timestamp", audit),
+                                             (AppUsageEvent, AppUsageEventWriteSchema(), "created_at", usage)):
+        for first in range(0, len(items), MAX_BATCH):
+            write_events(model, schema.load(items[first:first + MAX_BATCH], many=True), time_field=time_field)
+    return len(audit), len(usage)

@@ -28,7 +28,8 @@ def kept_secret(name):
     if not os.path.exists(path):
         os.makedirs(INSTANCE, exist_ok=True)
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
-            file.write(secrets.token_urlsafe(24 if name.endswith("password") else 48))
+            # Hex: nothing in it a shell or a URL would misread.
+            file.write(secrets.token_hex(16 if name.endswith("password") else 32))
     with open(path) as file:
         return file.read().strip()
 
@@ -38,7 +39,8 @@ def prepare(app):
     with app.app_context():
         upgrade()
         if db.session.scalar(select(func.count()).select_from(Event)) == 0:
-            print(f"Loading demo data: {load_demo_events()} audit events.", flush=True)
+            audit, usage = load_demo_events()
+            print(f"Loading demo data: {audit} audit events, {usage} app usage events.", flush=True)
         create_user("admin", kept_secret("admin_password"), ADMIN_SCOPES)
         db.engine.dispose()
 
