@@ -16,12 +16,18 @@ $(BIN)/python:
 $(STAMP): setup.cfg setup.py | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]' && touch $@
 
+# The real scalingo npm client the suite drives (tests/js); npm ci installs exactly the lock file.
+JS_CLIENTS := tests/js/node_modules/.package-lock.json
+
+$(JS_CLIENTS): tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+
 install: $(STAMP) ## Create the virtualenv and install the package with its test tools
 
 run: install ## Serve on http://127.0.0.1:8080 (PORT overrides) with SQLite and demo data
 	$(BIN)/python -m app.embedded
 
-test: install ## Run the whole suite on PostgreSQL (a throwaway cluster, or TEST_DATABASE_URL) and SQLite
+test: install $(JS_CLIENTS) ## Run the whole suite on PostgreSQL (a throwaway cluster, or TEST_DATABASE_URL) and SQLite
 	$(BIN)/python -m pytest
 
 lint: install ## Lint the code with ruff

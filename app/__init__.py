@@ -53,10 +53,12 @@ def register_responses(app):
 
 def register_blueprints(app):
     from .api.discovery import bp as discovery
+    from .api.v1 import bp as v1
     from .api.v2 import bp as v2
     from .issuer import bp as oauth
 
     app.register_blueprint(discovery)
+    app.register_blueprint(v1)
     app.register_blueprint(v2)
     app.register_blueprint(oauth)
 

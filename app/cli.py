@@ -5,6 +5,7 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
+from .api_tokens import create_api_token, revoke_api_token
 from .auth import issue_token
 from .extensions import db
 from .issuer import hash_secret
@@ -80,6 +81,33 @@ def create_client_command(client_id, secret, scopes, grant_types):
     click.echo(f"client {client.client_id} with grant types {client.grant_types} and scopes {client.scopes}")
 
 
+@click.group("tokens")
+def tokens_group():
+    """API tokens, exchanged for bearer tokens at POST /v1/tokens/exchange."""
+
+
+@tokens_group.command("create")
+@click.option("--user", "username", required=True, help="The user the token acts for.")
+@click.option("--name", default="api token", show_default=True, help="A label to recognise it by.")
+def create_token_command(username, name):
+    """Create an API token; it is shown once, alone on the last line."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"no user {username!r}: create it with `flask users create`")
+    record, token = create_api_token(user, name)
+    click.echo(f"API token {record.guid} for {user.username}; keep it now, it is not shown again:")
+    click.echo(token)
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id")
+def revoke_token_command(token_id):
+    """Revoke an API token by its id."""
+    if not revoke_api_token(token_id):
+        raise click.ClickException(f"no active API token {token_id}")
+    click.echo(f"API token {token_id} revoked")
+
+
 def init_app(app):
-    for command in (token_command, users_group, clients_group):
+    for command in (token_command, users_group, clients_group, tokens_group):
         app.cli.add_command(command)

@@ -38,6 +38,7 @@ CATALOGUE = {
     "UserNotFound": ErrorDetails(20003, 404, "The user could not be found: %s"),
     "OrganizationNotFound": ErrorDetails(30003, 404, "The organization could not be found: %s"),
     "SpaceNotFound": ErrorDetails(40004, 404, "The app space could not be found: %s"),
+    "AppNotFound": ErrorDetails(100004, 404, "The app could not be found: %s"),
     "EventNotFound": ErrorDetails(230002, 404, "Event could not be found: %s"),
     # Codes of our own (CC has no such errors); documented in the README.
     "EventConflict": ErrorDetails(230003, 409, "An event with guid %s already exists with different content"),
@@ -58,11 +59,15 @@ class UaaError(Exception):
 
 
 class ApiError(Exception):
-    """A client-facing error from the catalogue, with the arguments of its template."""
+    """A client-facing error from the catalogue, with the arguments of its template.
 
-    def __init__(self, name, *args):
+    `fields` ({field: [message]}) carries validation failures for dialects that list them apart.
+    """
+
+    def __init__(self, name, *args, fields=None):
         super().__init__(name, *args)
         self.name = name
+        self.fields = fields
         self.details = CATALOGUE[name]
         self.description = self.details.template % args if "%s" in self.details.template else self.details.template
 
@@ -74,6 +79,21 @@ class ApiError(Exception):
 def render_v2(error):
     error_code = error.name if error.name in UNPREFIXED else "CF-" + error.name
     body = {"description": error.description, "error_code": error_code, "code": error.details.code}
+    return json_response(body, error.status)
+
+
+# Scalingo's "not found" names the kind of resource that was missing.
+V1_MISSING_RESOURCES = {"AppNotFound": "app", "EventNotFound": "event"}
+
+
+def render_v1(error):
+    """Scalingo's shapes: {"error": …}, 404 {"resource", "error"}, 422 {"errors": {field: [msg]}}."""
+    if error.name in V1_MISSING_RESOURCES:
+        body = {"resource": V1_MISSING_RESOURCES[error.name], "error": "not found"}
+    elif error.fields is not None:
+        body = {"errors": error.fields}
+    else:
+        body = {"error": error.description}
     return json_response(body, error.status)
 
 
@@ -120,7 +140,16 @@ def handle_exception(exc):
     else:
         log.exception("unhandled error on %s %s", request.method, request.path)
         error = ApiError("UnknownError")
-    return render_uaa(error) if request.path.startswith("/oauth/") else render_v2(error)
+    return _renderer_for(request.path)(error)
+
+
+def _renderer_for(path):
+    """Each dialect's errors keep its own shape, whichever part of the app raised them."""
+    if path.startswith("/oauth/"):
+        return render_uaa
+    if path.startswith("/v1/"):
+        return render_v1
+    return render_v2
 
 
 def init_app(app):

@@ -181,3 +181,20 @@ class Client(db.Model):
     scopes: Mapped[str] = mapped_column(String(2048))  # for client_credentials tokens
     grant_types: Mapped[str] = mapped_column(String(255))  # space-separated
     created_at = mapped_column(UTCDateTime, nullable=False)
+
+
+class ApiToken(db.Model):
+    """A long-lived API token a user exchanges for an hour-long bearer token (POST /v1/tokens/exchange).
+
+    Only a SHA-256 of the token is kept: it is random and long, so a slow password hash adds nothing,
+    and a leaked table yields no usable token.
+    """
+
+    __tablename__ = "api_tokens"
+
+    guid: Mapped[str] = mapped_column(Guid, primary_key=True)
+    user_guid: Mapped[str] = mapped_column(Guid, db.ForeignKey("users.guid", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(Name)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    revoked_at = mapped_column(UTCDateTime)

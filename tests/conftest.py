@@ -6,12 +6,14 @@ never skipped: if it cannot be started the whole run stops with an error.
 """
 import os
 import tempfile
+import threading
 
 import pytest
 import sqlalchemy as sa
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from werkzeug.serving import make_server
 
 from app import create_app
 from app.auth import ADMIN, issue_token
@@ -137,6 +139,17 @@ class FreshContextClient(FlaskClient):
 def client(app):
     app.test_client_class = FreshContextClient
     return app.test_client()
+
+
+@pytest.fixture
+def live_url(app):
+    """The app (inside the test's rolled-back transaction) behind a real HTTP server on loopback."""
+    server = make_server("127.0.0.1", 0, app, threaded=False)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -1,12 +1,10 @@
 """Real clients, unmodified, against a live server: the cloudfoundry-client package and cf CLI v6's requests."""
-import threading
 import time
 from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
 from cloudfoundry_client.client import CloudFoundryClient
-from werkzeug.serving import make_server
 
 from app import issuer
 from app.auth import ADMIN, READ
@@ -16,17 +14,6 @@ from tests.test_usage_events import app_event
 
 APP_GUID = "c96858ba-bfbc-4063-998c-f84e2a4d7b12"
 SPACE_GUID = "7bc0e53c-a6dc-4bf9-8c28-a8eadc7b20bf"
-
-
-@pytest.fixture
-def live_url(app):
-    """The app (inside the test's rolled-back transaction) behind a real HTTP server on loopback."""
-    server = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -1,0 +1,97 @@
+"""GET /v1/events, /v1/apps/{app}/events and /v1/apps/{app}/events/{id}: newest first."""
+from datetime import timedelta
+from math import ceil
+
+from flask import request
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+
+from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
+from ...errors import ApiError
+from ...extensions import db
+from ...fields import is_storable
+from ...models import Event
+from ...responses import json_response
+from ...visibility import visible_events
+from ...writes import utcnow
+from . import bp
+from .schemas import PagingSchema, present_scalingo_event
+
+READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
+NEWEST_FIRST = (Event.timestamp.desc(), Event.id.desc())
+_paging = PagingSchema()
+
+
+def _paging_arguments():
+    try:
+        return _paging.load(request.args)
+    except ValidationError as error:
+        fields = {name: list(messages) for name, messages in error.messages.items()}
+        description = "; ".join(f"{name} {messages[0]}" for name, messages in fields.items())
+        raise ApiError("UnprocessableEntity", description, fields=fields) from None
+
+
+def resolve_app(identity, app):
+    """The guid of the app named by `app` (its guid, or its name) among the events the caller may see."""
+    if not is_storable(app):
+        raise ApiError("AppNotFound", app)
+    visible = visible_events(identity)
+    by_guid = select(Event.actee).where(Event.actee_type == "app", Event.actee == app, visible).limit(1)
+    guid = db.session.scalar(by_guid)
+    if guid is None:
+        # By name: the app that most recently bore it (names are frozen in each event).
+        by_name = select(Event.actee).where(Event.actee_type == "app", Event.actee_name == app, visible)
+        guid = db.session.scalar(by_name.order_by(*NEWEST_FIRST).limit(1))
+    if guid is None:
+        raise ApiError("AppNotFound", app)
+    return guid
+
+
+def _events_page(conditions):
+    arguments = _paging_arguments()
+    if arguments["from_"] is not None:
+        # The last N hours, all of them, as one page.
+        conditions = [*conditions, Event.timestamp >= utcnow() - timedelta(hours=arguments["from_"])]
+        events = db.session.scalars(select(Event).where(*conditions).order_by(*NEWEST_FIRST)).all()
+        return events, {"prev_page": None, "current_page": 1, "next_page": None,
+                        "total_pages": 1 if events else 0, "total_count": len(events)}
+    page, per_page = arguments["page"], arguments["per_page"]
+    total = db.session.scalar(select(func.count()).select_from(Event).where(*conditions))
+    events = []
+    if (page - 1) * per_page < total:
+        events = db.session.scalars(select(Event).where(*conditions).order_by(*NEWEST_FIRST)
+                                    .limit(per_page).offset((page - 1) * per_page)).all()
+    total_pages = ceil(total / per_page)
+    return events, {"prev_page": page - 1 if page > 1 else None, "current_page": page,
+                    "next_page": page + 1 if page < total_pages else None,
+                    "total_pages": total_pages, "total_count": total}
+
+
+def _listing(conditions):
+    events, pagination = _events_page(conditions)
+    return json_response({"events": [present_scalingo_event(event) for event in events],
+                          "meta": {"pagination": pagination}})
+
+
+@bp.get("/events")
+def list_all_events():
+    identity = require_scope(READERS)
+    return _listing([visible_events(identity)])
+
+
+@bp.get("/apps/<app>/events")
+def list_app_events(app):
+    identity = require_scope(READERS)
+    guid = resolve_app(identity, app)
+    return _listing([visible_events(identity), Event.actee == guid, Event.actee_type == "app"])
+
+
+@bp.get("/apps/<app>/events/<event_id>")
+def show_app_event(app, event_id):
+    identity = require_scope(READERS)
+    guid = resolve_app(identity, app)
+    event = is_storable(event_id) and db.session.scalar(select(Event).where(
+        Event.guid == event_id, Event.actee == guid, visible_events(identity)))
+    if not event:
+        raise ApiError("EventNotFound", event_id)
+    return json_response({"event": present_scalingo_event(event)})

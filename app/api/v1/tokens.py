@@ -1,0 +1,26 @@
+"""POST /v1/tokens/exchange: an API token (HTTP Basic, empty user) for an hour-long bearer token."""
+from flask import current_app, request
+
+from ...api_tokens import user_of_api_token
+from ...auth import issue_token
+from ...errors import ApiError
+from ...responses import json_response
+from . import bp
+
+EXCHANGED_TOKEN_SECONDS = 3600
+
+
+@bp.post("/tokens/exchange")
+def exchange_token():
+    if not current_app.config["TOKEN_ISSUER"]:
+        raise ApiError("NotFound")
+    credentials = request.authorization
+    user = None
+    if credentials is not None and credentials.type == "basic" and credentials.password:
+        user = user_of_api_token(credentials.password)
+    if user is None:
+        raise ApiError("InvalidAuthToken")
+    token = issue_token(current_app.config["TOKEN_SECRET"], user.scopes.split(), user_id=user.guid,
+                        user_name=user.username, email=user.email, client_id="scalingo",
+                        expires_in=EXCHANGED_TOKEN_SECONDS)
+    return json_response({"token": token})

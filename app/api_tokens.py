@@ -1,0 +1,44 @@
+"""API tokens: created for a user, shown once, stored as a hash, revocable."""
+import hashlib
+import secrets
+import uuid
+
+from sqlalchemy import select
+
+from .extensions import db
+from .models import ApiToken, User
+from .writes import utcnow
+
+PREFIX = "tk-us-"
+
+
+def token_hash(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(user, name):
+    """Return (record, token): the token itself exists only in this return value."""
+    token = PREFIX + secrets.token_hex(32)
+    record = ApiToken(guid=str(uuid.uuid4()), user_guid=user.guid, name=name, token_hash=token_hash(token),
+                      created_at=utcnow())
+    db.session.add(record)
+    db.session.commit()
+    return record, token
+
+
+def user_of_api_token(token):
+    """The user an unrevoked API token belongs to, or None."""
+    return db.session.scalar(
+        select(User).join(ApiToken, ApiToken.user_guid == User.guid)
+        .where(ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None))
+    )
+
+
+def revoke_api_token(guid):
+    """Revoke a token by its id; False when there is no such unrevoked token."""
+    record = db.session.get(ApiToken, guid)
+    if record is None or record.revoked_at is not None:
+        return False
+    record.revoked_at = utcnow()
+    db.session.commit()
+    return True

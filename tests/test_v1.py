@@ -1,0 +1,160 @@
+"""The Scalingo dialect: /v1 events, token exchange, error shapes, and the real scalingo npm client."""
+import base64
+import json
+import os
+import subprocess
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.auth import ADMIN, READ
+from app.cli import create_user
+from tests.factories import BASE_TIME, EventFactory
+
+JS_DIR = os.path.join(os.path.dirname(__file__), "js")
+APP = "5343eccd646173000a140000"
+
+
+def crash(n, **fields):
+    return EventFactory(guid=f"ev-{n}", type="restart", actee=APP, actee_name="appname", actee_type="app",
+                        actor="us-1", actor_type="user", actor_name="john@doe.com", actor_username="johndoe",
+                        timestamp=BASE_TIME + timedelta(seconds=n, microseconds=226000),
+                        data={"scope": ["web"]}, **fields)
+
+
+@pytest.fixture
+def five_events(app):
+    return [crash(n) for n in range(5)]
+
+
+def test_an_app_event_in_scalingo_shape(client, admin, five_events):
+    body = client.get(f"/v1/apps/{APP}/events?per_page=1", headers=admin).get_json()
+    assert body == {
+        "events": [{
+            "id": "ev-4", "created_at": "2016-06-08T16:41:27.226+00:00",
+            "user": {"username": "johndoe", "email": "john@doe.com", "id": "us-1"},
+            "app_id": APP, "app_name": "appname", "type": "restart", "type_data": {"scope": ["web"]},
+        }],
+        "meta": {"pagination": {"prev_page": None, "current_page": 1, "next_page": 2, "total_pages": 5,
+                                "total_count": 5}},
+    }
+
+
+def test_user_and_app_fields_are_absent_when_they_do_not_apply(client, admin):
+    EventFactory(guid="crash", type="app.crash", actor_type="app", actee_type="app", actee=APP)
+    EventFactory(guid="space", type="audit.space.create", actee_type="space")
+    events = {event["id"]: event for event in client.get("/v1/events", headers=admin).get_json()["events"]}
+    assert "user" not in events["crash"] and events["crash"]["app_id"] == APP
+    assert "user" in events["space"] and "app_id" not in events["space"] and "app_name" not in events["space"]
+
+
+def test_pages_newest_first(client, admin, five_events):
+    def page(number):
+        return client.get(f"/v1/apps/{APP}/events?per_page=2&page={number}", headers=admin).get_json()
+
+    assert [[event["id"] for event in page(n)["events"]] for n in (1, 2, 3)] == [
+        ["ev-4", "ev-3"], ["ev-2", "ev-1"], ["ev-0"]]
+    assert page(3)["meta"]["pagination"] == {"prev_page": 2, "current_page": 3, "next_page": None,
+                                             "total_pages": 3, "total_count": 5}
+    assert page(9)["events"] == []
+
+
+def test_an_app_is_found_by_name_too(client, admin, five_events):
+    by_name = client.get("/v1/apps/appname/events", headers=admin).get_json()
+    assert by_name["meta"]["pagination"]["total_count"] == 5
+
+
+def test_from_gives_the_last_hours_whatever_the_page(client, admin):
+    now = datetime.now(timezone.utc)
+    EventFactory(guid="recent", actee=APP, actee_type="app", timestamp=now - timedelta(hours=2))
+    EventFactory(guid="old", actee=APP, actee_type="app", timestamp=now - timedelta(hours=30))
+    body = client.get(f"/v1/apps/{APP}/events?from=24&page=5&per_page=1", headers=admin).get_json()
+    assert [event["id"] for event in body["events"]] == ["recent"]
+    assert body["meta"]["pagination"]["total_count"] == 1
+
+
+@pytest.mark.parametrize("query, field, message", [
+    ("per_page=101", "per_page", "must be between 1 and 100"),
+    ("per_page=0", "per_page", "must be between 1 and 100"),
+    ("page=0", "page", "must be greater than or equal to 1"),
+    ("from=73", "from", "must be between 1 and 72"),
+    ("from=soon", "from", "must be an integer"),
+])
+def test_bad_parameters_are_422_in_scalingo_shape(client, admin, query, field, message):
+    response = client.get(f"/v1/events?{query}", headers=admin)
+    assert (response.status_code, response.get_json()) == (422, {"errors": {field: [message]}})
+
+
+def test_one_event_and_missing_ones(client, admin, five_events):
+    assert client.get(f"/v1/apps/{APP}/events/ev-2", headers=admin).get_json()["event"]["id"] == "ev-2"
+    missing_event = client.get(f"/v1/apps/{APP}/events/nope", headers=admin)
+    assert (missing_event.status_code, missing_event.get_json()) == (404, {"resource": "event", "error": "not found"})
+    missing_app = client.get("/v1/apps/nope/events", headers=admin)
+    assert (missing_app.status_code, missing_app.get_json()) == (404, {"resource": "app", "error": "not found"})
+
+
+def test_visibility_is_the_v2_one(client, admin, auth, five_events):
+    reader = auth(READ, user_id="reader")
+    # An app the reader may not see is, to them, an app that does not exist.
+    assert client.get(f"/v1/apps/{APP}/events", headers=reader).status_code == 404
+    assert client.get("/v1/events", headers=reader).get_json()["meta"]["pagination"]["total_count"] == 0
+    space = five_events[0].space_guid
+    assert client.put(f"/v2/spaces/{space}/auditors/reader", headers=admin).status_code == 201
+    body = client.get(f"/v1/apps/{APP}/events", headers=reader).get_json()
+    assert [event["id"] for event in body["events"]] == ["ev-0"]
+
+
+def test_authentication_errors_in_scalingo_shape(client):
+    response = client.get("/v1/events")
+    assert (response.status_code, response.get_json()) == (401, {"error": "Authentication error"})
+    response = client.get("/v1/events", headers={"Authorization": "Bearer nope"})
+    assert (response.status_code, response.get_json()) == (401, {"error": "Invalid Auth Token"})
+    assert client.get("/v1/nowhere").get_json() == {"error": "Unknown request"}
+
+
+def basic(token):
+    return {"Authorization": "Basic " + base64.b64encode(f":{token}".encode()).decode()}
+
+
+def new_api_token(app, username="carol", scopes=(ADMIN,)):
+    create_user(username, "pw", list(scopes))
+    result = app.test_cli_runner().invoke(args=["tokens", "create", "--user", username])
+    assert result.exit_code == 0, result.output
+    return result.output.strip().splitlines()[-1]
+
+
+def test_token_exchange_and_revocation(app, client):
+    api_token = new_api_token(app)
+    response = client.post("/v1/tokens/exchange", headers=basic(api_token), json={})
+    assert response.status_code == 200 and list(response.get_json()) == ["token"]
+    bearer = {"Authorization": "Bearer " + response.get_json()["token"]}
+    assert client.get("/v1/events", headers=bearer).status_code == 200
+    token_id = next(line.split()[2] for line in app.test_cli_runner().invoke(
+        args=["tokens", "create", "--user", "carol"]).output.splitlines() if line.startswith("API token"))
+    assert app.test_cli_runner().invoke(args=["tokens", "revoke", token_id]).exit_code == 0
+    assert app.test_cli_runner().invoke(args=["tokens", "revoke", token_id]).exit_code != 0
+    wrong = client.post("/v1/tokens/exchange", headers=basic("tk-us-wrong"))
+    assert (wrong.status_code, wrong.get_json()) == (401, {"error": "Invalid Auth Token"})
+
+
+def test_api_tokens_are_stored_hashed(app):
+    from app.extensions import db
+    from app.models import ApiToken
+
+    api_token = new_api_token(app)
+    stored = db.session.scalars(db.select(ApiToken.token_hash)).all()
+    assert stored and api_token not in stored and all(len(value) == 64 for value in stored)
+
+
+def test_the_scalingo_npm_client_works_unmodified(app, live_url, five_events):
+    api_token = new_api_token(app)
+    result = subprocess.run(["node", os.path.join(JS_DIR, "scalingo_client.mjs"), live_url, api_token, APP],
+                            capture_output=True, text=True, timeout=60, cwd=JS_DIR)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert [[event["id"] for event in page["events"]] for page in seen["pages"]] == [
+        ["ev-4", "ev-3"], ["ev-2", "ev-1"], ["ev-0"]]
+    assert seen["all"]["meta"]["pagination"]["total_count"] == 5
+    assert seen["found"]["id"] == "ev-4" and seen["found"]["user"]["username"] == "johndoe"
+    assert seen["missingApp"]["error"] == {"message": "not found", "status": 404,
+                                           "data": {"resource": "app", "error": "not found"}}
