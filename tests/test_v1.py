@@ -158,3 +158,53 @@ def test_the_scalingo_npm_client_works_unmodified(app, live_url, five_events):
     assert seen["found"]["id"] == "ev-4" and seen["found"]["user"]["username"] == "johndoe"
     assert seen["missingApp"]["error"] == {"message": "not found", "status": 404,
                                            "data": {"resource": "app", "error": "not found"}}
+
+
+SCALINGO_EVENT = {
+    "id": "sc-1", "created_at": "2015-02-12T18:05:14.226+01:00",
+    "user": {"username": "johndoe", "email": "john@doe.com", "id": "us-0e6d8e46"},
+    "app_id": APP, "app_name": "appname", "type": "scale",
+    "type_data": {"previous_containers": {"web": 1, "worker": 0}, "containers": {"web": 2, "worker": 1}},
+}
+
+
+def test_scalingo_vocabulary_round_trips_through_the_store(client, admin):
+    written = client.post("/v2/events", headers=admin, json=SCALINGO_EVENT)
+    assert written.status_code == 201
+    assert written.get_json()["entity"] == {
+        "type": "scale", "actor": "us-0e6d8e46", "actor_type": "user", "actor_name": "john@doe.com",
+        "actor_username": "johndoe", "actee": APP, "actee_type": "app", "actee_name": "appname",
+        "timestamp": "2015-02-12T17:05:14Z", "metadata": SCALINGO_EVENT["type_data"], "space_guid": "",
+        "organization_guid": ""}
+    read = client.get(f"/v1/apps/{APP}/events/sc-1", headers=admin).get_json()["event"]
+    assert read == {**SCALINGO_EVENT, "created_at": "2015-02-12T17:05:14.226+00:00"}
+
+
+def test_cloud_controller_events_read_in_scalingo_shape_and_back(client, admin):
+    cc_event = {"type": "audit.app.restart", "actor": "us-2", "actor_type": "user", "actor_name": "a@b.c",
+                "actor_username": "a", "actee": APP, "actee_type": "app", "actee_name": "appname",
+                "timestamp": "2016-06-08T16:41:23Z", "metadata": {}, "guid": "cc-1"}
+    assert client.post("/v2/events", headers=admin, json=cc_event).status_code == 201
+    read = client.get(f"/v1/apps/{APP}/events/cc-1", headers=admin).get_json()["event"]
+    assert (read["type"], read["user"], read["app_name"]) == ("audit.app.restart", {
+        "username": "a", "email": "a@b.c", "id": "us-2"}, "appname")
+
+
+def test_events_without_user_or_app(client, admin):
+    by_addon = {"type": "restart", "app_id": APP, "type_data": {"scope": ["web"], "addon_provider": "pg"}}
+    account = {"type": "login_success", "user": {"username": "j", "email": "j@x.io", "id": "us-9"}}
+    entities = [client.post("/v2/events", headers=admin, json=body).get_json()["entity"]
+                for body in (by_addon, account)]
+    assert (entities[0]["actor"], entities[0]["actor_type"]) == ("pg", "addon")
+    assert (entities[1]["actee"], entities[1]["actee_type"], entities[1]["actee_name"]) == ("us-9", "user", "j")
+
+
+@pytest.mark.parametrize("body, expected", [
+    ({**SCALINGO_EVENT, "actor": "x"}, "vocabulary: Scalingo fields cannot be mixed with actor."),
+    ({"type": "scale", "user": "johndoe", "app_id": APP}, "vocabulary: user must be an object"),
+])
+def test_bad_scalingo_writes_are_422(client, admin, body, expected):
+    response = client.post("/v2/events", headers=admin, json=[{**SCALINGO_EVENT, "id": "ok"}, body])
+    assert response.status_code == 422
+    assert response.get_json()["description"].startswith(f"[1].{expected}")
+    assert client.get(f"/v1/apps/{APP}/events", headers=admin).status_code == 404  # nothing written

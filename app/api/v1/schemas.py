@@ -59,3 +59,46 @@ class PagingSchema(Schema):
     from_ = fields.Integer(data_key="from", load_default=None,
                            validate=Range(min=1, max=MAX_FROM_HOURS, error="must be between {min} and {max}"),
                            error_messages={"invalid": "must be an integer"})
+
+
+# The keys only a Scalingo-shaped event has; an event written with any of them is read as one.
+SCALINGO_KEYS = frozenset({"id", "user", "app_id", "app_name", "type_data", "created_at"})
+STORE_ACTOR_KEYS = frozenset({"actor", "actor_type", "actor_name", "actor_username", "actee", "actee_type",
+                              "actee_name", "timestamp", "metadata", "guid"})
+
+
+def is_scalingo_event(document):
+    return isinstance(document, dict) and not SCALINGO_KEYS.isdisjoint(document)
+
+
+def scalingo_to_store(document):
+    """Translate a Scalingo-shaped event into the store's fields (the inverse of present_scalingo_event).
+
+    user -> actor fields, app -> actee, type_data -> metadata, id -> guid, created_at -> timestamp.
+    An event no user caused names the addon that did, or the platform; an event about no app is
+    about its user. Unknown keys are kept, so that validation names them; so is a mixture of
+    both vocabularies, as a `vocabulary` entry.
+    """
+    event = {key: value for key, value in document.items() if key not in SCALINGO_KEYS}
+    mixed = sorted(STORE_ACTOR_KEYS.intersection(document))
+    if mixed:
+        # Left for validation to report, with the event's index in a batch.
+        event["vocabulary"] = f"Scalingo fields cannot be mixed with {', '.join(mixed)}."
+    user, type_data = document.get("user"), document.get("type_data", {})
+    for source, target in (("id", "guid"), ("created_at", "timestamp"), ("type_data", "metadata")):
+        if source in document:
+            event[target] = document[source]
+    if user is not None and not isinstance(user, dict):
+        event["vocabulary"] = "user must be an object with username, email and id."
+    if isinstance(user, dict):
+        event.update(actor=user.get("id"), actor_type="user", actor_name=user.get("email"),
+                     actor_username=user.get("username"))
+    elif isinstance(type_data, dict) and type_data.get("addon_provider"):
+        event.update(actor=type_data["addon_provider"], actor_type="addon")
+    else:
+        event.update(actor="scalingo", actor_type="system")
+    if "app_id" in document:
+        event.update(actee=document["app_id"], actee_type="app", actee_name=document.get("app_name") or "")
+    elif isinstance(user, dict):
+        event.update(actee=user.get("id"), actee_type="user", actee_name=user.get("username") or "")
+    return event

@@ -41,6 +41,7 @@ def load_write_body(schema):
     try:
         items = schema.load(document if is_batch else [document], many=True)
     except ValidationError as error:
-        messages = error.messages if is_batch else error.messages[0]
+        # Errors are indexed by item, except those a schema raises for the whole batch.
+        messages = error.messages if is_batch else error.messages.get(0, error.messages)
         raise ApiError("UnprocessableEntity", "; ".join(_describe(messages))) from None
     return items, is_batch

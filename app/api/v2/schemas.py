@@ -1,9 +1,10 @@
 """The v2 wire format of audit events: what is read and what may be written."""
-from marshmallow import RAISE, Schema, fields, post_load
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load
 from marshmallow.validate import Regexp
 
 from ...fields import Guid, JsonObject, NullAsEmpty, Text, Timestamp, format_timestamp
 from ...redaction import redact_metadata
+from ..v1.schemas import is_scalingo_event, scalingo_to_store
 
 EVENT_TYPE = Regexp(r"^[a-z0-9][a-z0-9._/ -]*$", error="Must be lower case letters, digits and '._/ -'.")
 
@@ -53,10 +54,23 @@ class EventWriteSchema(Schema):
     space_guid = Text(allow_none=True, load_default=None)
     organization_guid = Text(allow_none=True, load_default=None)
 
+    # Present only when a writer mixed both vocabularies; it always fails, saying so.
+    vocabulary = fields.Raw(load_only=True, validate=lambda message: _refuse(message))
+
+    @pre_load
+    def _translate_scalingo(self, document, **kwargs):
+        # Scalingo writers may send their own vocabulary (user, app_id, type_data, …): both
+        # dialects write, and read, the one store.
+        return scalingo_to_store(document) if is_scalingo_event(document) else document
+
     @post_load
     def _redact(self, event, **kwargs):
         event["data"] = redact_metadata(event["data"])
         return event
+
+
+def _refuse(message):
+    raise ValidationError(message)
 
 
 _metadata = EventMetadataSchema()
