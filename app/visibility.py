@@ -2,6 +2,9 @@
 from sqlalchemy import and_, false, or_, select, true
 
 from .auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR
+from .errors import ApiError
+from .extensions import db
+from .fields import is_storable
 from .models import Event, Role
 
 # These roles see every event of the platform.
@@ -33,3 +36,18 @@ def visible_events(identity):
 def visible_usage_events(identity):
     """The condition a usage event must meet for `identity` to see it: only global roles do."""
     return true() if identity.has_any(GLOBAL_READERS) else false()
+
+
+def shown(model, guid, visible):
+    """The record `guid` of `model` for a show endpoint: 404 when there is none, 403 when `visible` fails.
+
+    One query answers both, so a record's existence is only revealed as CC reveals it.
+    """
+    found = is_storable(guid) and db.session.execute(
+        select(model, visible.label("visible")).where(model.guid == guid)
+    ).first()
+    if not found:
+        raise ApiError("EventNotFound", guid)
+    if not found.visible:
+        raise ApiError("NotAuthorized")
+    return found[0]

@@ -5,6 +5,7 @@ from flask import request
 from marshmallow import ValidationError
 
 from ...errors import ApiError
+from ...responses import json_response
 from ...writes import MAX_BATCH
 
 
@@ -45,3 +46,12 @@ def load_write_body(schema):
         messages = error.messages if is_batch else error.messages.get(0, error.messages)
         raise ApiError("UnprocessableEntity", "; ".join(_describe(messages))) from None
     return items, is_batch
+
+
+def written_response(written, is_batch, present):
+    """201 with what was stored (200 when every event was a replay), as one resource or an array."""
+    status = 201 if written.created else 200
+    resources = [present(row) for row in written.rows]
+    if is_batch:
+        return json_response(resources, status)
+    return json_response(resources[0], status, headers={"Location": resources[0]["metadata"]["url"]})

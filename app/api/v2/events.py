@@ -1,6 +1,6 @@
 """/v2/events: list, show, delete, and the write door for platform components."""
 from flask import request
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, require_scope
 from ...errors import ApiError
@@ -10,10 +10,10 @@ from ...models import Event
 from ...pagination import envelope, fetch_page, parse_paging
 from ...query import filter_conditions
 from ...responses import empty_response, json_response
-from ...visibility import visible_events
+from ...visibility import shown, visible_events
 from ...writes import write_events
 from . import bp
-from .bodies import load_write_body
+from .bodies import load_write_body, written_response
 from .schemas import EventWriteSchema, present_event
 
 READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
@@ -44,14 +44,7 @@ def list_events():
 @bp.get("/events/<guid>")
 def show_event(guid):
     identity = require_scope(READERS)
-    found = is_storable(guid) and db.session.execute(
-        select(Event, visible_events(identity).label("visible")).where(Event.guid == guid)
-    ).first()
-    if not found:
-        raise ApiError("EventNotFound", guid)
-    if not found.visible:
-        raise ApiError("NotAuthorized")
-    return json_response(present_event(found.Event))
+    return json_response(present_event(shown(Event, guid, visible_events(identity))))
 
 
 @bp.delete("/events/<guid>")
@@ -69,8 +62,4 @@ def create_events():
     require_scope(WRITERS)
     items, is_batch = load_write_body(_write_schema)
     written = write_events(Event, items, time_field="timestamp")
-    status = 201 if written.created else 200
-    if is_batch:
-        return json_response([present_event(event) for event in written.rows], status)
-    event = written.rows[0]
-    return json_response(present_event(event), status, headers={"Location": f"/v2/events/{event.guid}"})
+    return written_response(written, is_batch, present_event)

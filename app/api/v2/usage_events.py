@@ -2,22 +2,18 @@
 from dataclasses import dataclass, field
 
 from flask import request
-from sqlalchemy import select
 
 from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, require_scope
 from ...cursor import page_rows, position_of, window_after
-from ...errors import ApiError
-from ...extensions import db
-from ...fields import is_storable
 from ...models import AppUsageEvent, ServiceUsageEvent
 from ...pagination import envelope, fetch_page, parse_paging
 from ...query import filter_conditions
 from ...responses import empty_response, json_response
 from ...usage import purge_and_reseed
-from ...visibility import visible_usage_events
+from ...visibility import shown, visible_usage_events
 from ...writes import write_events
 from . import bp
-from .bodies import load_write_body
+from .bodies import load_write_body, written_response
 from .usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema, present_usage_event
 
 WRITERS = frozenset({ADMIN, WRITE})
@@ -75,26 +71,14 @@ def list_usage_events(collection):
 
 def show_usage_event(collection, guid):
     identity = require_scope(collection.show_scopes)
-    model = collection.model
-    found = is_storable(guid) and db.session.execute(
-        select(model, visible_usage_events(identity).label("visible")).where(model.guid == guid)
-    ).first()
-    if not found:
-        raise ApiError("EventNotFound", guid)
-    if not found.visible:
-        raise ApiError("NotAuthorized")
-    return json_response(present_usage_event(found[0]))
+    return json_response(present_usage_event(shown(collection.model, guid, visible_usage_events(identity))))
 
 
 def create_usage_events(collection):
     require_scope(WRITERS)
     items, is_batch = load_write_body(collection.write_schema)
     written = write_events(collection.model, items, time_field="created_at")
-    status = 201 if written.created else 200
-    if is_batch:
-        return json_response([present_usage_event(event) for event in written.rows], status)
-    event = written.rows[0]
-    return json_response(present_usage_event(event), status, headers={"Location": f"{collection.path}/{event.guid}"})
+    return written_response(written, is_batch, present_usage_event)
 
 
 def purge_usage_events(collection):
