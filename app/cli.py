@@ -8,6 +8,7 @@ from sqlalchemy import select
 from .api_tokens import create_api_token, revoke_api_token
 from .auth import issue_token
 from .extensions import db
+from .importer import import_command
 from .issuer import hash_secret
 from .models import Client, User
 from .writes import utcnow
@@ -108,6 +109,14 @@ def revoke_token_command(token_id):
     click.echo(f"API token {token_id} revoked")
 
 
+@click.group("events")
+def events_group():
+    """Load and prune the event store."""
+
+
+events_group.add_command(import_command)
+
+
 def init_app(app):
-    for command in (token_command, users_group, clients_group, tokens_group):
+    for command in (token_command, users_group, clients_group, tokens_group, events_group):
         app.cli.add_command(command)

@@ -9,19 +9,19 @@ from ...responses import json_response
 from ...writes import MAX_BATCH
 
 
-def _describe(messages, prefix=""):
+def describe_errors(messages, prefix=""):
     """Flatten marshmallow's nested messages into "field: message" strings, one per problem."""
     for key, value in messages.items():
         name = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else key)
         name = name.replace("._schema", "").replace("_schema", "body")
         if isinstance(value, dict):
-            yield from _describe(value, name)
+            yield from describe_errors(value, name)
         else:
             for message in value:
                 yield f"{name}: {message}"
 
 
-def _refuse_constant(name):
+def refuse_constant(name):
     # Python reads NaN and Infinity, but they are not JSON and PostgreSQL's jsonb refuses them.
     raise ValueError(f"{name} is not valid JSON")
 
@@ -29,7 +29,7 @@ def _refuse_constant(name):
 def load_write_body(schema):
     """Return (items, is_batch): the validated objects of the body, or raise one error naming every bad field."""
     try:
-        document = json.loads(request.get_data(cache=False) or b"null", parse_constant=_refuse_constant)
+        document = json.loads(request.get_data(cache=False) or b"null", parse_constant=refuse_constant)
     except (ValueError, RecursionError) as error:
         raise ApiError(
             "MessageParseError", str(error) if isinstance(error, ValueError) else "nested too deeply"
@@ -44,7 +44,7 @@ def load_write_body(schema):
     except ValidationError as error:
         # Errors are indexed by item, except those a schema raises for the whole batch.
         messages = error.messages if is_batch else error.messages.get(0, error.messages)
-        raise ApiError("UnprocessableEntity", "; ".join(_describe(messages))) from None
+        raise ApiError("UnprocessableEntity", "; ".join(describe_errors(messages))) from None
     return items, is_batch
 
 
