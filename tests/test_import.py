@@ -9,7 +9,7 @@ from tests.test_usage_events import app_event, service_event
 def audit_event(guid, **fields):
     return {"guid": guid, "type": "audit.app.update", "actor": "user-1", "actor_type": "user",
             "actee": "app-1", "actee_type": "app", "actee_name": "web", "timestamp": "2016-06-08T16:41:23Z",
-            **fields}
+            "metadata": {"request": {"instances": 2}}, **fields}
 
 
 def ndjson(tmp_path, *lines):

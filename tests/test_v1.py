@@ -158,6 +158,8 @@ def test_the_scalingo_npm_client_works_unmodified(app, live_url, five_events):
     assert seen["found"]["id"] == "ev-4" and seen["found"]["user"]["username"] == "johndoe"
     assert seen["missingApp"]["error"] == {"message": "not found", "status": 404,
                                            "data": {"resource": "app", "error": "not found"}}
+    assert {"new_app", "app.crash"} <= {entry["name"] for entry in seen["types"]["value"]}
+    assert seen["categories"]["value"][0]["display_name"] == "Applications"
 
 
 SCALINGO_EVENT = {
@@ -192,7 +194,8 @@ def test_cloud_controller_events_read_in_scalingo_shape_and_back(client, admin):
 
 def test_events_without_user_or_app(client, admin):
     by_addon = {"type": "restart", "app_id": APP, "type_data": {"scope": ["web"], "addon_provider": "pg"}}
-    account = {"type": "login_success", "user": {"username": "j", "email": "j@x.io", "id": "us-9"}}
+    account = {"type": "login_success", "user": {"username": "j", "email": "j@x.io", "id": "us-9"},
+               "type_data": {"remote_ip": "1.2.3.4"}}
     entities = [client.post("/v2/events", headers=admin, json=body).get_json()["entity"]
                 for body in (by_addon, account)]
     assert (entities[0]["actor"], entities[0]["actor_type"]) == ("pg", "addon")
@@ -208,3 +211,35 @@ def test_bad_scalingo_writes_are_422(client, admin, body, expected):
     assert response.status_code == 422
     assert response.get_json()["description"].startswith(f"[1].{expected}")
     assert client.get(f"/v1/apps/{APP}/events", headers=admin).status_code == 404  # nothing written
+
+
+def test_known_types_are_validated_on_write_in_both_vocabularies(client, admin):
+    cc_crash = {"type": "app.crash", "actor": APP, "actor_type": "app", "actee": APP, "actee_type": "app",
+                "metadata": {"instance": "i-1", "index": "first", "exit_status": 137, "exit_description": "oom"}}
+    response = client.post("/v2/events", headers=admin, json=cc_crash)
+    assert response.status_code == 422
+    assert response.get_json()["description"] == (
+        "metadata: index: Must be an integer.; metadata: reason: Missing data for required field.")
+    scaled = {**SCALINGO_EVENT, "type_data": {"containers": {"web": 2}}}
+    response = client.post("/v2/events", headers=admin, json=scaled)
+    assert response.get_json()["description"] == "metadata: previous_containers: Missing data for required field."
+    unknown = {**SCALINGO_EVENT, "type": "something.new", "type_data": {"anything": [1]}}
+    assert client.post("/v2/events", headers=admin, json=unknown).status_code == 201
+
+
+def test_secrets_of_the_catalogue_are_redacted_on_write(client, admin):
+    edited = {"type": "edit_variable", "app_id": APP, "user": SCALINGO_EVENT["user"],
+              "type_data": {"name": "DATABASE_URL", "value": "postgres://u:p@h/db", "old_value": "x"}}
+    written = client.post("/v2/events", headers=admin, json=edited)
+    assert written.status_code == 201, written.get_json()
+    assert {key: written.get_json()["entity"]["metadata"][key] for key in ("value", "old_value")} == {
+        "value": "[PRIVATE DATA HIDDEN]", "old_value": "[PRIVATE DATA HIDDEN]"}
+
+
+def test_event_types_and_categories_are_public(client):
+    types = client.get("/v1/event_types").get_json()["event_types"]
+    categories = client.get("/v1/event_categories").get_json()["event_categories"]
+    names = {entry["name"] for entry in types}
+    assert {"new_app", "restart", "scale", "audit.app.create", "app.crash"} <= names
+    assert {entry["category_id"] for entry in types} <= {entry["id"] for entry in categories}
+    assert [entry["position"] for entry in categories] == sorted(entry["position"] for entry in categories)

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
-from . import events, tokens  # noqa: E402,F401  (register the routes)
+from . import catalogue, events, tokens  # noqa: E402,F401  (register the routes)

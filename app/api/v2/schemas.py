@@ -1,9 +1,9 @@
 """The v2 wire format of audit events: what is read and what may be written."""
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validates_schema
 from marshmallow.validate import Regexp
 
+from ...catalogue import check, redact
 from ...fields import Guid, JsonObject, NullAsEmpty, Text, Timestamp, format_timestamp
-from ...redaction import redact_metadata
 from ..v1.schemas import is_scalingo_event, scalingo_to_store
 
 EVENT_TYPE = Regexp(r"^[a-z0-9][a-z0-9._/ -]*$", error="Must be lower case letters, digits and '._/ -'.")
@@ -63,9 +63,16 @@ class EventWriteSchema(Schema):
         # dialects write, and read, the one store.
         return scalingo_to_store(document) if is_scalingo_event(document) else document
 
+    @validates_schema
+    def _check_known_type(self, event, **kwargs):
+        # A known type's metadata must carry its fields with their JSON types; unknown types pass.
+        problems = check(event.get("type"), event.get("data"))
+        if problems:
+            raise ValidationError(problems, "metadata")
+
     @post_load
     def _redact(self, event, **kwargs):
-        event["data"] = redact_metadata(event["data"])
+        event["data"] = redact(event["type"], event["data"])
         return event
 
 
