@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
-from .api.v2.bodies import describe_errors, refuse_constant
+from .api.v2.bodies import describe_errors, parse_json
 from .api.v2.schemas import EventWriteSchema
 from .api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
 from .errors import ApiError
@@ -29,7 +29,7 @@ def load_line(line, schema):
     """Return (item, reasons): the validated object of one line, or why it is refused."""
     try:
         # Decoded here, not by json (which guesses UTF-16 for some bad bytes); -sig drops a leading BOM.
-        document = json.loads(line.decode("utf-8-sig"), parse_constant=refuse_constant)
+        document = parse_json(line.decode("utf-8-sig"))
     except (ValueError, RecursionError) as error:
         return None, [f"invalid JSON: {error if isinstance(error, ValueError) else 'nested too deeply'}"]
     if not isinstance(document, dict):

@@ -1,5 +1,6 @@
 """Request bodies of the v2 write API: one JSON object, or an array of up to MAX_BATCH of them."""
 import json
+import math
 
 from flask import request
 from marshmallow import ValidationError
@@ -21,15 +22,27 @@ def describe_errors(messages, prefix=""):
                 yield f"{name}: {message}"
 
 
-def refuse_constant(name):
-    # Python reads NaN and Infinity, but they are not JSON and PostgreSQL's jsonb refuses them.
+def _refuse_constant(name):
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond the range of a JSON number")
+    return value
+
+
+def parse_json(text):
+    """Parse a request's JSON strictly: Python reads NaN, Infinity and 1e999 (as infinity), but they
+    are not JSON numbers; PostgreSQL's jsonb refuses them and no JSON reader could read them back."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 def load_write_body(schema):
     """Return (items, is_batch): the validated objects of the body, or raise one error naming every bad field."""
     try:
-        document = json.loads(request.get_data(cache=False) or b"null", parse_constant=refuse_constant)
+        document = parse_json(request.get_data(cache=False) or b"null")
     except (ValueError, RecursionError) as error:
         raise ApiError(
             "MessageParseError", str(error) if isinstance(error, ValueError) else "nested too deeply"
