@@ -11,6 +11,7 @@ from .extensions import db
 from .importer import import_command
 from .issuer import hash_secret
 from .models import Client, User
+from .pruning import prune_command
 from .writes import utcnow
 
 
@@ -115,6 +116,7 @@ def events_group():
 
 
 events_group.add_command(import_command)
+events_group.add_command(prune_command)
 
 
 def init_app(app):
