@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg setup.py | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint db-upgrade clean
+.PHONY: help install run test bench lint db-upgrade clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,6 +29,9 @@ run: install ## Serve on http://127.0.0.1:8080 (PORT overrides) with SQLite and 
 
 test: install $(JS_CLIENTS) ## Run the whole suite on PostgreSQL (a throwaway cluster, or TEST_DATABASE_URL) and SQLite
 	$(BIN)/python -m pytest
+
+bench: install ## Benchmark at 1 M events (--scale 10m via BENCH_ARGS), writing bench/RESULTS.md
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install ## Lint the code with ruff
 	$(BIN)/ruff check app tests migrations bench wsgi.py

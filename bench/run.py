@@ -1,0 +1,540 @@
+"""The benchmark run: database, service, every shape measured, the report."""
+import argparse
+import json
+import os
+import re
+import secrets
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import quote
+
+from . import dataset, report, writes
+from .cluster import Cluster
+from .loadgen import Client, percentile, run
+from .noise import CpuMonitor
+from .service import Service, recommended_workers
+from .sql import InProcessApp, connect, explain, measure_raw
+
+SCALES = {"1m": 1_000_000, "10m": 10_000_000}
+USAGE = "/v2/app_usage_events"
+EVENTS = "/v2/events"
+Q_SAFE = ":,=@/!$'()*"
+
+
+@dataclass
+class Budget:
+    """How much each measurement may take: requests and seconds, whichever runs out first."""
+
+    latency_requests: int = 400
+    latency_seconds: float = 3.0
+    throughput_seconds: float = 2.5
+    raw_requests: int = 400
+    raw_seconds: float = 1.5
+    drain_seconds: float = 240.0
+    drain_pages: int = 100_000
+    edge_requests: int = 30
+    post_batches: int = 10
+    post_seconds: float = 60.0
+    import_lines: int = 10_000
+    writer_seconds: float = 3.0
+    writer_events: int = 60_000  # pre-generated per round at batch 100; a sixth of it at batch 1
+    writer_rounds: int = 2
+    profile_requests: int = 10
+
+
+QUICK = Budget(latency_requests=30, latency_seconds=1.0, throughput_seconds=1.0, raw_requests=30, raw_seconds=0.5,
+               drain_seconds=30.0, drain_pages=20, edge_requests=10, post_batches=4, post_seconds=20.0,
+               import_lines=5_000, writer_seconds=1.5, writer_events=12_000, writer_rounds=1, profile_requests=4)
+
+
+@dataclass
+class Shape:
+    key: str
+    label: str
+    paths: list
+    targets: dict = field(default_factory=dict)  # p50, p99 (seconds), per_worker (req/s), ratio
+
+
+@dataclass
+class Result:
+    label: str
+    rows: str = "—"
+    p50: float | None = None
+    p99: float | None = None
+    throughput: str = "—"
+    raw_p50: float | None = None
+    ratio: float | None = None
+    target: str = "—"
+    misses: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    plans: list = field(default_factory=list)  # (statement kind, plan summary, execution ms)
+    breakdown: tuple | None = None  # (in-process p50, DB share, {group: share})
+    checked: bool = False  # has targets
+
+    @property
+    def verdict(self):
+        verdict = "—" if not self.checked else "met" if not self.misses else "MISSED: " + ", ".join(self.misses)
+        return verdict + "".join(f"; {note}" for note in self.notes)
+
+
+class Log:
+    def __init__(self):
+        self.started = time.monotonic()
+
+    def __call__(self, message):
+        print(f"[{time.monotonic() - self.started:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def q(*clauses):
+    return "&".join(f"q={quote(clause, safe=Q_SAFE)}" for clause in clauses)
+
+
+def iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def usage_guids(url, positions):
+    conn = connect(url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT id, guid FROM app_usage_events WHERE id = ANY(%s)", (list(positions),))
+        found = dict(cur.fetchall())
+    conn.close()
+    return [found[p] for p in positions]
+
+
+def build_shapes(url, rows):
+    world = dataset.World(rows)
+    tail = usage_guids(url, [rows - 50 - k for k in (0, 7, 13, 29, 41)])
+    behind = 5_000_000 if rows >= 10_000_000 else rows // 2
+    catch_up = usage_guids(url, [rows - behind - k for k in (0, 101, 2_003, 30_011, 77_777)])
+    shapes = [
+        # No database, no serialisation of rows: what a request costs through gunicorn and Flask alone.
+        Shape("floor", "Floor: `GET /v2/info` (no database, no rows)", ["/v2/info"], {}),
+        Shape("tail", "Tail poll: app usage `after_guid` 50 behind the head, 50/page",
+              [f"{USAGE}?after_guid={g}&results-per-page=50" for g in tail],
+              {"p50": 0.003, "p99": 0.015, "per_worker": 500, "ratio": 3}),
+        Shape("catchup", f"Catch-up: app usage `after_guid` {behind:,} behind, 1000/page",
+              [f"{USAGE}?after_guid={g}&results-per-page=1000" for g in catch_up],
+              {"p99": 0.050, "ratio": 5}),
+        Shape("usage-deep", "App usage deep page: page=10000 × 100/page (no cursor)",
+              [f"{USAGE}?results-per-page=100&page=10000"], {}),
+    ]
+    app = world.app(100)
+    t1 = dataset.START + timedelta(days=90)
+    filters = [
+        ("actee", "actee = an app (popularity rank 100)", q(f"actee:{app[0]}"), "selective"),
+        ("space", "space_guid = a space", q(f"space_guid:{world.space_of_app(50)}"), "selective"),
+        ("org", "organization_guid = an org", q(f"organization_guid:{world.org_of_app(200)}"), "selective"),
+        ("rare", f"type = {dataset.RARE_TYPE} (rare)", q(f"type:{dataset.RARE_TYPE}"), "selective"),
+        ("common", f"type = {dataset.MOST_COMMON_TYPE} (most common)", q(f"type:{dataset.MOST_COMMON_TYPE}"),
+         "common"),
+        ("range", "timestamp in one day", q(f"timestamp>={iso(t1)}", f"timestamp<{iso(t1 + timedelta(days=1))}"),
+         "selective"),
+        ("type+org", f"type = {dataset.CRASH_TYPE} and organization_guid", q(
+            f"type:{dataset.CRASH_TYPE}", f"organization_guid:{world.org_of_app(200)}"), "selective"),
+        ("actee+range", "actee and timestamp in 30 days", q(
+            f"actee:{app[0]}", f"timestamp>={iso(t1)}", f"timestamp<{iso(t1 + timedelta(days=30))}"), "selective"),
+        ("unfiltered", "unfiltered", "", "unfiltered"),
+    ]
+    p99 = {"selective": 0.020, "common": 0.300, "unfiltered": 0.050}
+    for key, label, query, kind in filters:
+        for direction in ("asc", "desc"):
+            params = "&".join(part for part in (query, f"order-direction={direction}") if part)
+            shapes.append(Shape(f"events-{key}-{direction}", f"/v2/events first page, {label}, {direction}",
+                                [f"{EVENTS}?{params}"], {"p99": p99[kind], "ratio": 3}))
+    shapes.append(Shape("events-deep", "/v2/events deep page: page=10000 × 100/page",
+                        [f"{EVENTS}?results-per-page=100&page=10000"], {}))
+    return shapes
+
+
+def ms(value):
+    return "—" if value is None else (f"{value * 1000:.1f}" if value < 0.1 else f"{value * 1000:.0f}")
+
+
+def apply_targets(result, targets, rate=None, workers=None):
+    parts = []
+    if "p50" in targets:
+        parts.append(f"p50 ≤ {ms(targets['p50'])}")
+        if result.p50 is not None and result.p50 > targets["p50"]:
+            result.misses.append("p50")
+    if "p99" in targets:
+        parts.append(f"p99 ≤ {ms(targets['p99'])}")
+        if result.p99 is not None and result.p99 > targets["p99"]:
+            result.misses.append("p99")
+    if "per_worker" in targets:
+        parts.append(f"≥ {targets['per_worker']}/s per worker")
+        if rate is not None and rate / workers < targets["per_worker"]:
+            result.misses.append("req/s per worker")
+    if "ratio" in targets:
+        parts.append(f"÷ SQL ≤ {targets['ratio']}×")
+        if result.ratio is not None and result.ratio > targets["ratio"]:
+            result.misses.append("÷ SQL")
+    result.target = ", ".join(parts) or "—"
+    result.checked = bool(parts)
+
+
+MONITOR = CpuMonitor()
+NOISY = 0.25  # cores used by other processes during a measurement above which it is flagged
+
+
+class watched:
+    """Wait for a quiet machine, then note on `result` how busy the rest of it was while measuring
+    (and, for writes, how busy the disk was: a commit waits for it)."""
+
+    def __init__(self, result, disk=False):
+        self.result = result
+        self.disk = disk
+
+    def __enter__(self):
+        MONITOR.wait_quiet(NOISY)
+        self.before = MONITOR.snapshot()
+        return self
+
+    def __exit__(self, *exc):
+        after = MONITOR.snapshot()
+        outside, steal = MONITOR.foreign(self.before, after)
+        if outside > NOISY:
+            self.result.notes.append(f"⚠ other processes used {outside:.1f} cores meanwhile")
+        if steal > NOISY:
+            self.result.notes.append(f"⚠ {steal:.1f} cores stolen by the hypervisor")
+        busy = MONITOR.disk_busy(self.before, after)
+        if self.disk and busy is not None:
+            self.result.notes.append(f"disk busy {busy * 100:.0f} % (all processes)")
+        return False
+
+
+def measure_read(shape, app, make_client, conn, workers, budget, log):
+    result = Result(shape.label)
+    with watched(result):
+        _measure_read(result, shape, app, make_client, conn, workers, budget, log)
+    return result
+
+
+def _measure_read(result, shape, app, make_client, conn, workers, budget, log):
+    captured, first = [], None
+    for path in shape.paths:
+        response, statements = app.capture(path)
+        if response.status_code != 200:
+            result.notes.append(f"HTTP {response.status_code}: {response.get_data(as_text=True)[:200]}")
+            return
+        captured.append(statements)
+        if first is None:
+            first = response.get_json()
+    if "resources" in first:
+        result.rows = f"{len(first['resources']):,} of {first['total_results']:,}"
+    requests = [("GET", path, None) for path in shape.paths]
+    run(make_client, requests, 1, 2 * len(requests) + 3, 3)  # warm-up
+    latency = run(make_client, requests, 1, budget.latency_requests, budget.latency_seconds)
+    load = run(make_client, requests, workers, 10**7, budget.throughput_seconds)
+    raw = measure_raw(conn, captured, budget.raw_requests, budget.raw_seconds) if any(captured) else None
+    for outcome in (latency, load):
+        if outcome.errors:
+            result.notes.append(f"{outcome.errors} failed requests (first: {outcome.first_error[:160]})")
+    result.p50, result.p99 = percentile(latency.latencies, 0.5), percentile(latency.latencies, 0.99)
+    result.raw_p50 = percentile(raw.latencies, 0.5) if raw else None
+    if result.p50 and result.raw_p50:
+        result.ratio = result.p50 / result.raw_p50
+    result.throughput = (f"{load.rate:,.0f} req/s ({load.rate / workers:,.0f}/worker), "
+                         f"p99 {ms(percentile(load.latencies, 0.99))} ms")
+    apply_targets(result, shape.targets, load.rate, workers)
+    result.plans = explain(conn, captured[0])
+    result.breakdown = app.breakdown(shape.paths[0], budget.profile_requests)
+    log(f"  {shape.key}: p50 {ms(result.p50)} ms, p99 {ms(result.p99)} ms, {load.rate:,.0f} req/s, "
+        f"raw {ms(result.raw_p50)} ms, rows {result.rows}")
+
+
+PAGE_PARAM = re.compile(r"([?&])page=\d+")
+
+
+def measure_drain(url, rows, app, make_client, conn, budget, log):
+    """Follow next_url through a 1 M backlog at 1000/page; then the first and the last page compared."""
+    backlog = min(rows, 1_000_000)
+    start = f"{USAGE}?results-per-page=1000"
+    if backlog < rows:
+        start += f"&after_guid={usage_guids(url, [rows - backlog])[0]}"
+    label = f"Drain {backlog:,} rows by `next_url`, 1000/page"
+    result = Result(label)
+    MONITOR.wait_quiet(NOISY)
+    before = MONITOR.snapshot()
+    client = make_client()
+    path, pages, drained, latencies = start, 0, 0, []
+    total_pages = None
+    started = time.perf_counter()
+    deadline = started + budget.drain_seconds
+    last_path = None
+    while path and pages < budget.drain_pages and time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        status, data = client.get(path)
+        latencies.append(time.perf_counter() - t0)
+        if status != 200:
+            result.notes.append(f"HTTP {status} on {path}: {data[:200]!r}")
+            break
+        body = json.loads(data)
+        total_pages = total_pages or body["total_pages"]
+        drained += len(body["resources"])
+        pages += 1
+        last_path, path = path, body["next_url"]
+    wall = time.perf_counter() - started
+    client.close()
+    outside, _ = MONITOR.foreign(before, MONITOR.snapshot())
+    if outside > NOISY:
+        result.notes.append(f"⚠ other processes used {outside:.1f} cores meanwhile")
+    if not latencies or total_pages is None:
+        return [result]
+    complete = path is None
+    served = sum(latencies)
+    if not complete:
+        # The rest is estimated from the pages followed; the last page is measured below all the same.
+        last_path = PAGE_PARAM.sub(lambda m: f"{m.group(1)}page={total_pages}", last_path)
+    estimate = served / pages * total_pages
+    result.rows = f"{drained:,} in {pages:,} pages" + ("" if complete else f" of {total_pages:,}")
+    result.p50, result.p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    if complete:
+        result.throughput = f"total {served:.1f} s served ({wall:.1f} s wall), {drained / wall:,.0f} rows/s"
+    else:
+        result.throughput = (f"~{estimate:.0f} s estimated for all {total_pages:,} pages "
+                             f"({pages} followed in {served:.1f} s)")
+    result.target = "total ≤ 30 s"
+    result.checked = True
+    if (served if complete else estimate) > 30:
+        result.misses.append("total time")
+    log(f"  drain: {pages} pages, {drained:,} rows, {served:.1f} s served, complete={complete}")
+
+    edges = Result("Drain: last page vs first page (1000/page)")
+    with watched(edges):
+        _measure_edges(edges, result, start, last_path, total_pages, app, make_client, conn, budget)
+    return [result, edges]
+
+
+def _measure_edges(edges, result, start, last_path, total_pages, app, make_client, conn, budget):
+    measured = {}
+    for name, edge_path in (("first", start), ("last", last_path)):
+        response, statements = app.capture(edge_path)
+        if response.status_code != 200:
+            edges.notes.append(f"HTTP {response.status_code} on the {name} page")
+            return
+        requests = [("GET", edge_path, None)]
+        run(make_client, requests, 1, 3, 10)
+        outcome = run(make_client, requests, 1, budget.edge_requests, budget.latency_seconds * 2)
+        raw = measure_raw(conn, [statements], budget.edge_requests, budget.raw_seconds)
+        measured[name] = (outcome, raw, statements, response.get_json())
+    first, last = measured["first"], measured["last"]
+    first_p50, last_p50 = percentile(first[0].latencies, 0.5), percentile(last[0].latencies, 0.5)
+    edges.rows = f"{len(last[3]['resources']):,} (page {total_pages:,})"
+    edges.p50, edges.p99 = last_p50, percentile(last[0].latencies, 0.99)
+    edges.raw_p50 = percentile(last[1].latencies, 0.5)
+    edges.ratio = edges.p50 / edges.raw_p50 if edges.raw_p50 else None
+    first_raw = percentile(first[1].latencies, 0.5)
+    edges.throughput = (f"first page p50 {ms(first_p50)} ms (÷ SQL {first_p50 / first_raw:.1f}×); "
+                        f"last ÷ first = {last_p50 / first_p50:.2f}×")
+    edges.target = "last ≤ 1.5 × first, ÷ SQL ≤ 5×"
+    edges.checked = True
+    if last_p50 > 1.5 * first_p50:
+        edges.misses.append("last/first")
+    if (edges.ratio and edges.ratio > 5) or first_p50 / first_raw > 5:
+        edges.misses.append("÷ SQL")
+    edges.plans = explain(conn, first[2], "first page: ") + explain(conn, last[2], "last page: ")
+    edges.breakdown = app.breakdown(last_path, budget.profile_requests)
+    # The drain row's raw figure: the first page's SQL (1000 rows).
+    result.raw_p50 = first_raw
+    result.ratio = first_p50 / first_raw
+
+
+def measure_writes(url, secret, rows, make_client, workers, budget, log):
+    results = []
+    world = dataset.World(rows)
+
+    r = Result(f"`POST /v2/events`, batches of 1000 ({workers} clients)")
+    with watched(r, disk=True):
+        post = writes.post_events(make_client, world, budget.post_batches, workers, budget.post_seconds)
+    r.rows = f"{post.units:,} events"
+    r.p50, r.p99 = percentile(post.latencies, 0.5), percentile(post.latencies, 0.99)
+    r.throughput = f"{post.unit_rate:,.0f} events/s"
+    r.target, r.checked = "≥ 20 000 events/s", True
+    if post.errors:
+        r.notes.append(f"{post.errors} failed (first: {post.first_error[:160]})")
+    if post.unit_rate < 20_000:
+        r.misses.append("events/s")
+    results.append(r)
+    log(f"  POST /v2/events: {post.unit_rate:,.0f} events/s")
+
+    r = Result("`flask --app wsgi events import FILE --kind audit`")
+    with watched(r, disk=True):
+        imported, detail = writes.run_import(url, secret, world, budget.import_lines, timeout=600)
+    if imported is None:
+        r.throughput = detail
+        r.target = "≥ 50 000 events/s"
+    else:
+        r.rows = f"{imported.units:,} events"
+        r.throughput = f"{imported.unit_rate:,.0f} events/s ({detail})"
+        r.target, r.checked = "≥ 50 000 events/s", True
+        if imported.unit_rate < 50_000:
+            r.misses.append("events/s")
+    results.append(r)
+    log(f"  import: {r.throughput}")
+
+    writers = 8
+    writes.create_scratch(url)
+    try:
+        for batch in (1, 100):
+            events = budget.writer_events if batch > 1 else budget.writer_events // 6
+            r = Result(f"8 writers: `POST /v2/app_usage_events`, batch {batch}")
+            c = Result(f"8 writers in SQL, batch {batch}: skip-free ordering's write cost")
+            with watched(r, disk=True):
+                # Best of the rounds: the machine is shared, and interference only ever slows a round down.
+                service = max((writes.post_usage_events(make_client, world, batch, writers, budget.writer_seconds,
+                                                        events) for _ in range(budget.writer_rounds)),
+                              key=lambda outcome: outcome.unit_rate)
+            rates = {"first": [], "last": [], "plain": []}
+            latencies = {"first": [], "last": [], "plain": []}
+            order = ["plain", "first", "last", "last", "first", "plain"]
+            with watched(c, disk=True):
+                for mode in order[: 3 * budget.writer_rounds]:
+                    outcome = writes.sql_writers(url, world, batch, writers, budget.writer_seconds, events, mode)
+                    rates[mode].append(outcome.unit_rate)
+                    latencies[mode].extend(outcome.latencies)
+                    if outcome.errors:
+                        c.notes.append(f"{mode}: {outcome.errors} failed ({outcome.first_error[:120]})")
+            rate = {mode: max(values) for mode, values in rates.items()}
+            p99 = {mode: percentile(values, 0.99) for mode, values in latencies.items()}
+            r.rows = f"{service.units:,} events"
+            r.p50, r.p99 = percentile(service.latencies, 0.5), percentile(service.latencies, 0.99)
+            r.throughput = f"{service.unit_rate:,.0f} events/s (best of {budget.writer_rounds})"
+            # Raw SQL: the same transaction as the service's, from 8 psycopg2 writers (positions first).
+            r.raw_p50 = percentile(latencies["first"], 0.5)
+            if r.p50 and r.raw_p50:
+                r.ratio = r.p50 / r.raw_p50
+            if service.errors:
+                r.notes.append(f"{service.errors} failed (first: {service.first_error[:160]})")
+            results.append(r)
+            cost = 1 - rate["first"] / rate["plain"] if rate["plain"] else None
+            cost_last = 1 - rate["last"] / rate["plain"] if rate["plain"] else None
+            c.rows = f"{batch}/transaction"
+            c.throughput = (f"positions first (as the service): {rate['first']:,.0f} events/s, tx p99 "
+                            f"{ms(p99['first'])} ms; plain INSERT: {rate['plain']:,.0f} events/s, tx p99 "
+                            f"{ms(p99['plain'])} ms → cost {cost * 100:.0f} %. Positions last (SPEC 4.1 a): "
+                            f"{rate['last']:,.0f} events/s → cost {cost_last * 100:.0f} % (best of "
+                            f"{budget.writer_rounds} rounds each)")
+            c.target, c.checked = "cost ≤ 10 %", True
+            if cost is not None and cost > 0.10:
+                c.misses.append("write cost")
+            results.append(c)
+            log(f"  writers batch {batch}: service {service.unit_rate:,.0f} events/s; SQL first {rate['first']:,.0f}"
+                f", last {rate['last']:,.0f}, plain {rate['plain']:,.0f} events/s")
+    finally:
+        writes.drop_scratch(url)
+    return results
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="1m", help="events per table (default 1m)")
+    parser.add_argument("--quick", action="store_true", help="fewer requests per shape: a smoke run")
+    parser.add_argument("--database-url", help="use this PostgreSQL database instead of the private cluster "
+                                               "in bench/data (it is loaded when its row counts differ!)")
+    parser.add_argument("--reload", action="store_true", help="load the data set again even if it is there")
+    parser.add_argument("--output", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"),
+                        help="where to write the Markdown report (default bench/RESULTS.md)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    rows = SCALES[args.scale]
+    budget = QUICK if args.quick else Budget()
+    log = Log()
+    secret = secrets.token_urlsafe(36)
+    from app.auth import issue_token
+
+    token = issue_token(secret, ["cloud_controller.admin"], user_id="bench", expires_in=24 * 3600)
+    cores = len(os.sched_getaffinity(0))
+    workers = recommended_workers(cores)
+    cluster = service = None
+    url = args.database_url
+    facts = {"rows": rows, "workers": workers, "quick": args.quick, "load": "reused", "foreign": (0.0, 0.0)}
+    results = []
+    ours = False  # the data set is the benchmark's: rows it writes above it may be deleted
+    try:
+        if url is None:
+            cluster = Cluster(database=f"cf_events_bench_{args.scale}")
+            MONITOR.postmaster_pid_file = os.path.join(cluster.datadir, "postmaster.pid")
+            MONITOR.disk_path = cluster.root
+            url = cluster.start("measure")
+            log(f"PostgreSQL cluster in {cluster.datadir} on port {cluster.port}")
+        migrator = InProcessApp(url, secret, token)
+        migrator.upgrade()
+        migrator.dispose()
+        found = dataset.state(url)
+        if not dataset.is_loaded(found, rows) and not args.reload and dataset.leftovers_only(found, rows):
+            log("removing rows an interrupted run wrote")
+            dataset.remove_written(url, rows)
+            found = dataset.state(url)
+        if args.reload or not dataset.is_loaded(found, rows):
+            if args.database_url and not args.reload and any(found[t][0] for t in dataset.TABLES):
+                print(f"{args.database_url} holds other data ({found}); pass --reload to replace it",
+                      file=sys.stderr)
+                return 2
+            if cluster:
+                url = cluster.restart("load")
+            facts["load"] = f"{dataset.load(url, rows, log):.0f} s"
+            if cluster:
+                url = cluster.restart("measure")
+        else:
+            log(f"reusing the loaded data set ({rows:,} rows per table)")
+        ours = True
+        conn = connect(url)
+        with conn.cursor() as cur:
+            cur.execute("SHOW server_version")
+            facts["postgres"] = cur.fetchone()[0]
+            cur.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
+            facts["db_size"] = cur.fetchone()[0]
+        app = InProcessApp(url, secret, token)
+        service = Service(url, secret, workers)
+        port = service.start(token)
+        log(f"gunicorn with {workers} workers on port {port}")
+
+        def make_client():
+            return Client("127.0.0.1", port, token)
+
+        run(make_client, [("GET", f"{USAGE}?results-per-page=10", None), ("GET", f"{EVENTS}?results-per-page=10",
+                                                                           None)], workers * 2, workers * 40, 20)
+        measuring = MONITOR.snapshot()
+        shapes = build_shapes(url, rows)
+        log(f"measuring {len(shapes)} read shapes")
+        for shape in shapes:
+            try:
+                results.append(measure_read(shape, app, make_client, conn, workers, budget, log))
+            except Exception as error:  # one shape's failure must not lose the others
+                traceback.print_exc()
+                failed = Result(shape.label)
+                failed.notes.append(f"failed: {error!r}")
+                results.append(failed)
+        log("following next_url")
+        results.extend(measure_drain(url, rows, app, make_client, conn, budget, log))
+        log("measuring writes")
+        results.extend(measure_writes(url, secret, rows, make_client, workers, budget, log))
+        facts["foreign"] = MONITOR.foreign(measuring, MONITOR.snapshot())
+        conn.close()
+        app.dispose()
+    finally:
+        if service:
+            service.stop()
+        if ours:
+            try:
+                removed = dataset.remove_written(url, rows)
+                log(f"removed the {removed:,} rows the write measurements added")
+            except Exception as error:  # report, but still stop the cluster
+                log(f"could not remove the written rows: {error!r}")
+        if cluster:
+            cluster.stop()
+    facts["elapsed"] = time.monotonic() - log.started
+    facts["waited"] = MONITOR.waited
+    text = report.render(results, facts, args, cores)
+    print(text)
+    with open(args.output, "w") as out:
+        out.write(text)
+    log(f"wrote {args.output} ({facts['elapsed']:.0f} s in all)")
+    return 0
