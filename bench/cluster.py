@@ -8,12 +8,12 @@ root the cluster's files belong to the `postgres` user and its commands run thro
 (as tests/pgcluster.py does). Each scale gets its own database (cf_events_bench_1m, _10m), so a
 10 M data set does not push out the 1 M one.
 """
-import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
+
+from tests.pgcluster import ClusterError, bindir, free_port
 
 DATA_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
@@ -51,30 +51,10 @@ LOAD_SETTINGS = {
 }
 
 
-class ClusterError(RuntimeError):
-    pass
-
-
-def _bindir():
-    for path in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if os.path.exists(os.path.join(path, "initdb")):
-            return path
-    initdb = shutil.which("initdb")
-    if initdb:
-        return os.path.dirname(initdb)
-    raise ClusterError("PostgreSQL binaries (initdb, pg_ctl) not found; install the postgresql package")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Cluster:
     def __init__(self, root=DATA_ROOT, database="postgres"):
         self.database = database
-        self.bindir = _bindir()
+        self.bindir = bindir()
         self.root = root
         self.datadir = os.path.join(root, "pg")
         self.socketdir = os.path.join(root, "sock")

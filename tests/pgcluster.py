@@ -11,6 +11,7 @@ import socket
 import subprocess
 import tempfile
 
+# Shared with bench/cluster.py, whose long-lived cluster starts the same way.
 BINDIR_CANDIDATES = ["/usr/lib/postgresql/*/bin"]
 
 
@@ -18,7 +19,7 @@ class ClusterError(RuntimeError):
     pass
 
 
-def _bindir():
+def bindir():
     for pattern in BINDIR_CANDIDATES:
         for path in sorted(glob.glob(pattern), reverse=True):
             if os.path.exists(os.path.join(path, "initdb")):
@@ -29,7 +30,7 @@ def _bindir():
     raise ClusterError("PostgreSQL binaries (initdb, pg_ctl) not found; install the postgresql package")
 
 
-def _free_port():
+def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -37,10 +38,10 @@ def _free_port():
 
 class Cluster:
     def __init__(self):
-        self.bindir = _bindir()
+        self.bindir = bindir()
         self.directory = tempfile.mkdtemp(prefix="cf-events-pg-")
         self.datadir = os.path.join(self.directory, "data")
-        self.port = _free_port()
+        self.port = free_port()
         self.user = None
         if os.geteuid() == 0:
             self.user = "postgres"
