@@ -30,6 +30,8 @@ class TokenKeys:
     def __init__(self, secret=None, public_keys=None):
         self.secret = secret
         self.public_keys = public_keys or {}  # kid (None for a lone PEM key) -> public key
+        # (token, audience) -> claims of tokens verified with these keys; see decode_token.
+        self.verified = {}
 
     @property
     def external(self):
@@ -82,11 +84,28 @@ class Identity:
         return not self.scopes.isdisjoint(scopes)
 
 
+# Checking a signature costs more than the rest of a tail poll, and a collector sends the same
+# token with every poll: verified claims are kept, and only the expiry is checked again. (A token
+# that passed every check can later only fail by expiring.)
+VERIFIED_TOKENS_KEPT = 4096
+
+
 def decode_token(token, keys, audience=AUDIENCE):
     """Return the verified claims of `token`, or raise ApiError InvalidAuthToken.
 
     Signature, expiry, not-before and audience are all checked.
     """
+    claims = keys.verified.get((token, audience))
+    if claims is not None and claims["exp"] > time.time():
+        return claims
+    claims = _verify(token, keys, audience)
+    if len(keys.verified) >= VERIFIED_TOKENS_KEPT:
+        keys.verified.clear()
+    keys.verified[(token, audience)] = claims
+    return claims
+
+
+def _verify(token, keys, audience):
     try:
         header = jwt.get_unverified_header(token)
         key = keys.key_for(header)

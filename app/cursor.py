@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from .errors import ApiError
 from .extensions import db
 from .fields import is_storable
-from .models import PrunedUsageEvent, UsageStream
+from .models import PrunedUsageEvent, UsageStream, record_columns
 
 
 def take_positions(stream, count):
@@ -43,21 +43,6 @@ def give_back_positions(stream, count):
         )
 
 
-def position_of(model, guid):
-    """The position of the event `guid` (also of one pruned since), or 400 BadQueryParameter."""
-    stream = model.__tablename__
-    position = None
-    if is_storable(guid):
-        position = db.session.scalar(select(model.id).where(model.guid == guid))
-        if position is None:
-            position = db.session.scalar(
-                select(PrunedUsageEvent.id).where(PrunedUsageEvent.stream == stream, PrunedUsageEvent.guid == guid)
-            )
-    if position is None:
-        raise ApiError("BadQueryParameter", guid)
-    return position
-
-
 class Window(NamedTuple):
     """The rows after a cursor: `kept` sparse ones below the horizon, then the unbroken run."""
 
@@ -76,10 +61,29 @@ class Window(NamedTuple):
         return self.kept + max(0, self.last_id - self.run_start + 1)
 
 
-def window_after(model, after):
-    """The rows of `model`'s stream after position `after`, counted without a scan."""
-    stream = db.session.execute(select(UsageStream.horizon, UsageStream.last_id).where(
-        UsageStream.name == model.__tablename__)).one()
+def window_after(model, after_guid=None):
+    """The rows of `model`'s stream after the event `after_guid` (also one pruned since; None: from the
+    start), counted without a scan; 400 BadQueryParameter for a guid the stream never held.
+
+    One statement reads the stream's bounds and the cursor's position: a tail poll is two queries.
+    """
+    name = model.__tablename__
+    columns = [UsageStream.horizon, UsageStream.last_id]
+    if after_guid is not None:
+        if not is_storable(after_guid):
+            raise ApiError("BadQueryParameter", after_guid)
+        columns += [
+            select(model.id).where(model.guid == after_guid).scalar_subquery(),
+            select(PrunedUsageEvent.id)
+            .where(PrunedUsageEvent.stream == name, PrunedUsageEvent.guid == after_guid)
+            .scalar_subquery(),
+        ]
+    stream = db.session.execute(select(*columns).where(UsageStream.name == name)).one()
+    after = 0
+    if after_guid is not None:
+        after = stream[2] if stream[2] is not None else stream[3]
+        if after is None:
+            raise ApiError("BadQueryParameter", after_guid)
     kept = 0
     if after + 1 < stream.horizon:
         kept = db.session.scalar(
@@ -117,7 +121,7 @@ def page_rows(model, window, offset, limit, descending):
 
 
 def _rows(model, conditions, order, limit, offset):
-    statement = select(model).where(*conditions).order_by(order).limit(limit)
+    statement = select(*record_columns(model)).where(*conditions).order_by(order).limit(limit)
     if offset:
         statement = statement.offset(offset)
-    return db.session.scalars(statement).all()
+    return db.session.execute(statement).all()

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from .errors import ApiError
 from .extensions import db
+from .models import record_columns
 
 DEFAULT_PER_PAGE = 50
 MAX_INLINE_RELATIONS_DEPTH = 3
@@ -101,20 +102,20 @@ def parse_paging(args, max_per_page, order_by_allowed=()):
 
 
 def fetch_page(model, conditions, order_columns, paging):
-    """Return (total_results, rows of the requested page) in the requested direction."""
+    """Return (total_results, Rows of the requested page) in the requested direction."""
     total = db.session.execute(select(func.count()).select_from(model).where(*conditions)).scalar_one()
     # A page past the end needs no query (and an enormous page number must not reach SQL as an OFFSET).
     if paging.offset >= total:
         return total, []
     direction = (lambda c: c.desc()) if paging.order_direction == "desc" else (lambda c: c.asc())
     statement = (
-        select(model)
+        select(*record_columns(model))
         .where(*conditions)
         .order_by(*(direction(column) for column in order_columns))
         .limit(paging.results_per_page)
         .offset(paging.offset)
     )
-    return total, db.session.execute(statement).scalars().all()
+    return total, db.session.execute(statement).all()
 
 
 def page_url(path, paging, page, order_by=(), preserved=None):

@@ -3,6 +3,7 @@ import json
 import re
 import uuid
 
+import orjson
 from flask import Response, g, request
 
 CONTENT_TYPE = "application/json;charset=utf-8"
@@ -15,12 +16,22 @@ def wants_pretty():
     return request.args.get("pretty", "") not in ("", "0", "false")
 
 
+def encode_json(payload, pretty=False):
+    """UTF-8 JSON with the key order kept (CC's entity order is part of the contract).
+
+    orjson encodes a 1000-event page several times faster than json; it refuses integers beyond
+    64 bits, which stored metadata may hold, and those bodies fall back to json.
+    """
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_INDENT_2 if pretty else 0)
+    except orjson.JSONEncodeError:
+        if pretty:
+            return json.dumps(payload, indent=2, ensure_ascii=False).encode()
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def json_response(payload, status=200, headers=None):
-    """Serialise `payload` with its key order kept (CC's entity order is part of the contract)."""
-    if wants_pretty():
-        body = json.dumps(payload, indent=2, ensure_ascii=False)
-    else:
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    body = encode_json(payload, pretty=wants_pretty())
     return Response(body, status=status, headers=headers, content_type=CONTENT_TYPE)
 
 

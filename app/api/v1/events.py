@@ -10,12 +10,12 @@ from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
 from ...errors import ApiError
 from ...extensions import db
 from ...fields import is_storable
-from ...models import Event
+from ...models import Event, record_columns
 from ...responses import json_response
 from ...visibility import visible_events
 from ...writes import utcnow
 from . import bp
-from .schemas import PagingSchema, present_scalingo_event
+from .schemas import PagingSchema, present_scalingo_event, present_scalingo_events
 
 READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
 NEWEST_FIRST = (Event.timestamp.desc(), Event.id.desc())
@@ -52,14 +52,14 @@ def _events_page(conditions):
     if arguments["from_"] is not None:
         # The last N hours, all of them, as one page.
         conditions = [*conditions, Event.timestamp >= utcnow() - timedelta(hours=arguments["from_"])]
-        events = db.session.scalars(select(Event).where(*conditions).order_by(*NEWEST_FIRST)).all()
+        events = db.session.execute(select(*record_columns(Event)).where(*conditions).order_by(*NEWEST_FIRST)).all()
         return events, {"prev_page": None, "current_page": 1, "next_page": None,
                         "total_pages": 1 if events else 0, "total_count": len(events)}
     page, per_page = arguments["page"], arguments["per_page"]
     total = db.session.scalar(select(func.count()).select_from(Event).where(*conditions))
     events = []
     if (page - 1) * per_page < total:
-        events = db.session.scalars(select(Event).where(*conditions).order_by(*NEWEST_FIRST)
+        events = db.session.execute(select(*record_columns(Event)).where(*conditions).order_by(*NEWEST_FIRST)
                                     .limit(per_page).offset((page - 1) * per_page)).all()
     total_pages = ceil(total / per_page)
     return events, {"prev_page": page - 1 if page > 1 else None, "current_page": page,
@@ -69,7 +69,7 @@ def _events_page(conditions):
 
 def _listing(conditions):
     events, pagination = _events_page(conditions)
-    return json_response({"events": [present_scalingo_event(event) for event in events],
+    return json_response({"events": present_scalingo_events(events),
                           "meta": {"pagination": pagination}})
 
 

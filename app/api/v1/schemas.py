@@ -4,6 +4,8 @@ from datetime import timezone
 from marshmallow import EXCLUDE, Schema, fields
 from marshmallow.validate import Range
 
+from ...presenters import Presenter
+
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
 MAX_FROM_HOURS = 72
@@ -37,13 +39,17 @@ class ScalingoEventSchema(Schema):
         return event.actee_name if event.actee_type == "app" else None
 
 
-_event_schema = ScalingoEventSchema()
+_present = Presenter(ScalingoEventSchema())
+
+
+def present_scalingo_events(events):
+    # Absent, not null: a Scalingo event has no user when no user acted, and no app fields
+    # when it is not about an app.
+    return [{key: value for key, value in event.items() if value is not None} for event in _present.many(events)]
 
 
 def present_scalingo_event(event):
-    # Absent, not null: a Scalingo event has no user when no user acted, and no app fields
-    # when it is not about an app.
-    return {key: value for key, value in _event_schema.dump(event).items() if value is not None}
+    return present_scalingo_events([event])[0]
 
 
 class PagingSchema(Schema):

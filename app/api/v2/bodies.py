@@ -61,10 +61,10 @@ def load_write_body(schema):
     return items, is_batch
 
 
-def written_response(written, is_batch, present):
+def written_response(written, is_batch, present_many):
     """201 with what was stored (200 when every event was a replay), as one resource or an array."""
     status = 201 if written.created else 200
-    resources = [present(row) for row in written.rows]
+    resources = present_many(written.rows)
     if is_batch:
         return json_response(resources, status)
     return json_response(resources[0], status, headers={"Location": resources[0]["metadata"]["url"]})

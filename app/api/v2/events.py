@@ -14,7 +14,7 @@ from ...visibility import shown, visible_events
 from ...writes import write_events
 from . import bp
 from .bodies import load_write_body, written_response
-from .schemas import EventWriteSchema, present_event
+from .schemas import EventWriteSchema, present_event, present_events
 
 READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
 WRITERS = frozenset({ADMIN, WRITE})
@@ -37,7 +37,7 @@ def list_events():
     paging = parse_paging(request.args, MAX_PER_PAGE, order_by_allowed=ORDER)
     conditions = [visible_events(identity), *filter_conditions(paging.q, FILTERS)]
     total, events = fetch_page(Event, conditions, (Event.timestamp, Event.id), paging)
-    resources = [present_event(event) for event in events]
+    resources = present_events(events)
     return json_response(envelope("/v2/events", paging, total, resources, order_by=ORDER))
 
 
@@ -62,4 +62,4 @@ def create_events():
     require_scope(WRITERS)
     items, is_batch = load_write_body(_write_schema)
     written = write_events(Event, items, time_field="timestamp")
-    return written_response(written, is_batch, present_event)
+    return written_response(written, is_batch, present_events)

@@ -4,6 +4,7 @@ from marshmallow.validate import Regexp
 
 from ...catalogue import check, redact
 from ...fields import Guid, JsonObject, NullAsEmpty, Text, Timestamp, format_timestamp
+from ...presenters import Presenter
 from ..v1.schemas import is_scalingo_event, scalingo_to_store
 
 EVENT_TYPE = Regexp(r"^[a-z0-9][a-z0-9._/ -]*$", error="Must be lower case letters, digits and '._/ -'.")
@@ -80,10 +81,15 @@ def _refuse(message):
     raise ValidationError(message)
 
 
-_metadata = EventMetadataSchema()
-_entity = EventEntitySchema()
+_metadata = Presenter(EventMetadataSchema())
+_entity = Presenter(EventEntitySchema())
+
+
+def present_events(events):
+    """The v2 resources of stored events (ORM objects, or Rows of their attributes)."""
+    return [{"metadata": metadata, "entity": entity}
+            for metadata, entity in zip(_metadata.many(events), _entity.many(events), strict=True)]
 
 
 def present_event(event):
-    """The v2 resource of one stored event."""
-    return {"metadata": _metadata.dump(event), "entity": _entity.dump(event)}
+    return present_events([event])[0]

@@ -1,10 +1,11 @@
 """/v2/app_usage_events and /v2/service_usage_events: the streams billing collectors follow."""
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from flask import request
 
 from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, require_scope
-from ...cursor import page_rows, position_of, window_after
+from ...cursor import page_rows, window_after
 from ...models import AppUsageEvent, ServiceUsageEvent
 from ...pagination import envelope, fetch_page, parse_paging
 from ...query import filter_conditions
@@ -14,7 +15,7 @@ from ...visibility import shown, visible_usage_events
 from ...writes import write_events
 from . import bp
 from .bodies import load_write_body, written_response
-from .usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema, present_usage_event
+from .usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema, usage_presenter
 
 WRITERS = frozenset({ADMIN, WRITE})
 
@@ -32,6 +33,13 @@ class UsageCollection:
     @property
     def path(self):
         return f"/v2/{self.model.__tablename__}"
+
+    @cached_property
+    def present_many(self):
+        return usage_presenter(self.model.__tablename__)
+
+    def present(self, event):
+        return self.present_many([event])[0]
 
 
 APP_USAGE = UsageCollection(
@@ -58,27 +66,26 @@ def list_usage_events(collection):
     paging = parse_paging(request.args, collection.max_per_page)
     conditions = filter_conditions(paging.q, collection.filters)
     after_guid = request.args.get("after_guid")
-    after = position_of(model, after_guid) if after_guid is not None else 0
+    window = window_after(model, after_guid)
     if conditions:
-        total, rows = fetch_page(model, [model.id > after, *conditions], (model.id,), paging)
+        total, rows = fetch_page(model, [model.id > window.after, *conditions], (model.id,), paging)
     else:
-        window = window_after(model, after)
         total = window.total
         rows = page_rows(model, window, paging.offset, paging.results_per_page, paging.order_direction == "desc")
-    resources = [present_usage_event(event) for event in rows]
+    resources = collection.present_many(rows)
     return json_response(envelope(collection.path, paging, total, resources, preserved={"after_guid": after_guid}))
 
 
 def show_usage_event(collection, guid):
     identity = require_scope(collection.show_scopes)
-    return json_response(present_usage_event(shown(collection.model, guid, visible_usage_events(identity))))
+    return json_response(collection.present(shown(collection.model, guid, visible_usage_events(identity))))
 
 
 def create_usage_events(collection):
     require_scope(WRITERS)
     items, is_batch = load_write_body(collection.write_schema)
     written = write_events(collection.model, items, time_field="created_at")
-    return written_response(written, is_batch, present_usage_event)
+    return written_response(written, is_batch, collection.present_many)
 
 
 def purge_usage_events(collection):

@@ -5,6 +5,7 @@ from marshmallow import RAISE, Schema, fields, post_load
 from marshmallow.validate import OneOf, Range
 
 from ...fields import Guid, Text, Timestamp
+from ...presenters import Presenter
 from ...usage import APP_STATES, SERVICE_INSTANCE_TYPES, SERVICE_STATES
 
 REDACTED_CREDENTIAL = "***"
@@ -32,13 +33,15 @@ def _optional_text(**kwargs):
     return Text(allow_none=True, allow_empty=True, load_default=None, **kwargs)
 
 
-class UsageMetadataSchema(Schema):
-    guid = fields.String()
-    url = fields.Method("_url")
-    created_at = Timestamp()
+def usage_metadata_schema(stream):
+    """The metadata of a usage event of `stream` ("app_usage_events" or "service_usage_events")."""
 
-    def _url(self, event):
-        return f"/v2/{event.__tablename__}/{event.guid}"
+    class UsageMetadataSchema(Schema):
+        guid = fields.String()
+        url = fields.Function(lambda event: f"/v2/{stream}/{event.guid}")
+        created_at = Timestamp()
+
+    return UsageMetadataSchema()
 
 
 class AppUsageEventEntitySchema(Schema):
@@ -144,10 +147,16 @@ class ServiceUsageEventWriteSchema(Schema):
     service_broker_guid = _optional_text()
 
 
-_metadata = UsageMetadataSchema()
-_entities = {"app_usage_events": AppUsageEventEntitySchema(), "service_usage_events": ServiceUsageEventEntitySchema()}
+ENTITY_SCHEMAS = {"app_usage_events": AppUsageEventEntitySchema(),
+                  "service_usage_events": ServiceUsageEventEntitySchema()}
 
 
-def present_usage_event(event):
-    """The v2 resource of one stored usage event."""
-    return {"metadata": _metadata.dump(event), "entity": _entities[event.__tablename__].dump(event)}
+def usage_presenter(stream):
+    """The function presenting stored usage events of `stream` (ORM objects or Rows) as v2 resources."""
+    metadata, entity = Presenter(usage_metadata_schema(stream)), Presenter(ENTITY_SCHEMAS[stream])
+
+    def present_many(events):
+        return [{"metadata": m, "entity": e}
+                for m, e in zip(metadata.many(events), entity.many(events), strict=True)]
+
+    return present_many
