@@ -29,10 +29,6 @@ def register_settings(app):
     # are configured instead.
     app.config["TOKEN_ISSUER"] = bool(app.config.get("TOKEN_ISSUER", True) and keys.secret and not keys.external)
     app.config.setdefault("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        "pool_pre_ping": True,
-        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
-    }
 
 
 def register_extensions(app):

@@ -1,8 +1,17 @@
-"""Connection set-up that makes the embedded SQLite default behave like a real transactional store."""
+"""Connection handling: SQLite made to behave like a real transactional store, and stale connections
+found before a request uses them."""
 import sqlite3
+import time
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
+
+# A connection back in the pool for longer than this is pinged before it is handed out again.
+# (SQLAlchemy's pool_pre_ping pings on every checkout: a round trip and a transaction, which cost
+# more than the rest of a tail poll.) A connection that died while in busy use is found by the
+# request using it, which answers 503; SQLAlchemy then drops the whole pool, so the next request
+# connects afresh.
+PING_AFTER_IDLE_SECONDS = 2.0
 
 
 @event.listens_for(Engine, "connect")
@@ -26,3 +35,25 @@ def _begin_sqlite(connection):
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN")
 
+
+
+@event.listens_for(Engine, "checkin")
+def _note_idle_since(dbapi_connection, connection_record):
+    connection_record.info["idle_since"] = time.monotonic()
+
+
+@event.listens_for(Engine, "checkout")
+def _ping_if_idle(dbapi_connection, connection_record, connection_proxy):
+    idle_since = connection_record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()  # leave no transaction open on the connection
+    except Exception as error:
+        # The pool discards this connection and checks out (or opens) another.
+        raise exc.DisconnectionError(str(error)) from error

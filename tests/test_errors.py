@@ -6,6 +6,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from app import database
 from app.errors import CATALOGUE, ApiError, render_v2
 from app.extensions import db
 from tests.conftest import make_app
@@ -272,3 +273,21 @@ def test_a_dead_database_is_503_and_the_service_recovers_by_itself(proxy, outage
     assert client.post("/v2/events", json=OUTAGE_EVENT, headers=admin).status_code == 201
     assert client.get("/v2/events/written-during-outage", headers=admin).status_code == 200
     assert client.delete("/v2/events/written-during-outage", headers=admin).status_code == 204
+
+
+@pytest.mark.postgres_only
+def test_a_connection_that_died_while_idle_is_replaced_unseen(proxy, outage_app, admin, monkeypatch):
+    """A database restart between requests costs no client a 503: idle connections are pinged first."""
+    switch, _ = proxy
+    client = outage_app.test_client()
+    assert client.get("/v2/events", headers=admin).status_code == 200
+    switch.switch_off()  # cuts the pooled connection while nobody uses it
+    switch.switch_on()
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)
+    assert client.get("/v2/events", headers=admin).status_code == 200
+    # Without the ping the same request meets the dead connection.
+    switch.switch_off()
+    switch.switch_on()
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    assert client.get("/v2/events", headers=admin).status_code == 503
+    assert client.get("/v2/events", headers=admin).status_code == 200
