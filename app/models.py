@@ -1,7 +1,7 @@
 """The event store's tables: columns, indexes and constraints only."""
 from functools import cache
 
-from sqlalchemy import BigInteger, Index, Integer, String, inspect
+from sqlalchemy import BigInteger, Date, Index, Integer, String, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
@@ -46,6 +46,32 @@ class Event(db.Model):
         Index("ix_events_space_guid_timestamp_id", "space_guid", "timestamp", "id"),
         Index("ix_events_organization_guid_timestamp_id", "organization_guid", "timestamp", "id"),
     )
+
+
+class EventCountByDay(db.Model):
+    """How many audit events of each type have a timestamp on each UTC day.
+
+    Kept exact by triggers on events (migration 0005), whoever writes or deletes: totals of
+    /v2/events come from here instead of a COUNT over millions of rows, and a deep page skips
+    whole days instead of OFFSET-scanning them (see event_counts.py).
+    """
+
+    __tablename__ = "event_counts_by_day"
+
+    type: Mapped[str] = mapped_column(Name, primary_key=True)
+    day = mapped_column(Date, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+class EventCountByTarget(db.Model):
+    """How many audit events of each type each space and each organization has (same triggers)."""
+
+    __tablename__ = "event_counts_by_target"
+
+    target_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # "space" or "organization"
+    target_guid: Mapped[str] = mapped_column(Guid, primary_key=True)
+    type: Mapped[str] = mapped_column(Name, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class UsageStream(db.Model):

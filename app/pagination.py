@@ -107,15 +107,21 @@ def fetch_page(model, conditions, order_columns, paging):
     # A page past the end needs no query (and an enormous page number must not reach SQL as an OFFSET).
     if paging.offset >= total:
         return total, []
+    return total, select_rows(model, conditions, order_columns, paging, paging.offset)
+
+
+def select_rows(model, conditions, order_columns, paging, offset):
+    """The page's Rows from `offset` among the rows meeting `conditions`, in the requested direction."""
     direction = (lambda c: c.desc()) if paging.order_direction == "desc" else (lambda c: c.asc())
     statement = (
         select(*record_columns(model))
         .where(*conditions)
         .order_by(*(direction(column) for column in order_columns))
         .limit(paging.results_per_page)
-        .offset(paging.offset)
     )
-    return total, db.session.execute(statement).all()
+    if offset:
+        statement = statement.offset(offset)
+    return db.session.execute(statement).all()
 
 
 def page_url(path, paging, page, order_by=(), preserved=None):

@@ -69,9 +69,23 @@ def parse_timestamp(value):
     return moment.replace(microsecond=0)
 
 
+def timestamp_range(operator, value):
+    """The [since, until) range a timestamp clause names (None: unbounded); not for IN or an empty value.
+
+    Stored times keep their sub-second part but readers only ever see whole seconds, so a value
+    names the whole second [T, T+1s): ':' matches inside it, '>' starts after it, '<=' ends with it.
+    """
+    t = parse_timestamp(value)
+    return {
+        ":": (t, t + ONE_SECOND),
+        ">=": (t, None),
+        ">": (t + ONE_SECOND, None),
+        "<": (None, t),
+        "<=": (None, t + ONE_SECOND),
+    }[operator]
+
+
 def _timestamp_condition(column, operator, value):
-    # Stored times keep their sub-second part but readers only ever see whole seconds, so a value
-    # names the whole second [T, T+1s): ':' matches inside it, '>' starts after it, '<=' ends with it.
     if operator == " IN ":
         seconds = [parse_timestamp(v) for v in value.split(",") if v != ""]
         if not seconds:
@@ -79,14 +93,8 @@ def _timestamp_condition(column, operator, value):
         return or_(*(and_(column >= t, column < t + ONE_SECOND) for t in seconds))
     if value == "":
         return column.is_(None)
-    t = parse_timestamp(value)
-    return {
-        ":": lambda: and_(column >= t, column < t + ONE_SECOND),
-        ">=": lambda: column >= t,
-        "<": lambda: column < t,
-        ">": lambda: column >= t + ONE_SECOND,
-        "<=": lambda: column < t + ONE_SECOND,
-    }[operator]()
+    since, until = timestamp_range(operator, value)
+    return and_(*([column >= since] if since else []), *([column < until] if until else []))
 
 
 def _string_condition(column, operator, value):

@@ -4,11 +4,13 @@ from sqlalchemy import delete
 
 from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, require_scope
 from ...errors import ApiError
+from ...event_counts import event_page
 from ...extensions import db
 from ...fields import is_storable
 from ...models import Event
-from ...pagination import envelope, fetch_page, parse_paging
-from ...query import filter_conditions
+from ...pagination import envelope, parse_paging
+from ...query import conditions as query_conditions
+from ...query import parse
 from ...responses import empty_response, json_response
 from ...visibility import shown, visible_events
 from ...writes import write_events
@@ -35,8 +37,9 @@ _write_schema = EventWriteSchema()
 def list_events():
     identity = require_scope(READERS)
     paging = parse_paging(request.args, MAX_PER_PAGE, order_by_allowed=ORDER)
-    conditions = [visible_events(identity), *filter_conditions(paging.q, FILTERS)]
-    total, events = fetch_page(Event, conditions, (Event.timestamp, Event.id), paging)
+    clauses = parse(paging.q, FILTERS)
+    conditions = [visible_events(identity), *query_conditions(clauses, FILTERS)]
+    total, events = event_page(identity, clauses, conditions, paging)
     resources = present_events(events)
     return json_response(envelope("/v2/events", paging, total, resources, order_by=ORDER))
 
