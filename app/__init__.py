@@ -22,6 +22,7 @@ def create_app(config=None):
 
 def register_settings(app):
     from .auth import TokenKeys
+    from .database import load_stored_json
 
     keys = TokenKeys.from_config(app.config)
     app.extensions["token_keys"] = keys
@@ -29,6 +30,10 @@ def register_settings(app):
     # are configured instead.
     app.config["TOKEN_ISSUER"] = bool(app.config.get("TOKEN_ISSUER", True) and keys.secret and not keys.external)
     app.config.setdefault("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "json_deserializer": load_stored_json,
+        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+    }
 
 
 def register_extensions(app):

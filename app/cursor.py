@@ -10,9 +10,10 @@ Because every position from the stream's horizon to its last id holds an event, 
 a cursor is found by arithmetic: its total is a subtraction and its offset an id range, not a
 COUNT or an OFFSET scan. Only the few events retention kept below the horizon are counted.
 """
+from functools import cache
 from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from .errors import ApiError
 from .extensions import db
@@ -61,26 +62,37 @@ class Window(NamedTuple):
         return self.kept + max(0, self.last_id - self.run_start + 1)
 
 
+@cache
+def _window_statement(model, with_cursor):
+    """The stream's bounds, and with_cursor the position of the event :guid (kept, or pruned since).
+
+    Built once per stream: the statements of a poll are the same every time but for their values.
+    """
+    columns = [UsageStream.horizon, UsageStream.last_id]
+    if with_cursor:
+        guid = bindparam("guid")
+        columns += [
+            select(model.id).where(model.guid == guid).scalar_subquery(),
+            select(PrunedUsageEvent.id)
+            .where(PrunedUsageEvent.stream == model.__tablename__, PrunedUsageEvent.guid == guid)
+            .scalar_subquery(),
+        ]
+    return select(*columns).where(UsageStream.name == model.__tablename__)
+
+
 def window_after(model, after_guid=None):
     """The rows of `model`'s stream after the event `after_guid` (also one pruned since; None: from the
     start), counted without a scan; 400 BadQueryParameter for a guid the stream never held.
 
     One statement reads the stream's bounds and the cursor's position: a tail poll is two queries.
     """
-    name = model.__tablename__
-    columns = [UsageStream.horizon, UsageStream.last_id]
-    if after_guid is not None:
-        if not is_storable(after_guid):
-            raise ApiError("BadQueryParameter", after_guid)
-        columns += [
-            select(model.id).where(model.guid == after_guid).scalar_subquery(),
-            select(PrunedUsageEvent.id)
-            .where(PrunedUsageEvent.stream == name, PrunedUsageEvent.guid == after_guid)
-            .scalar_subquery(),
-        ]
-    stream = db.session.execute(select(*columns).where(UsageStream.name == name)).one()
+    if after_guid is not None and not is_storable(after_guid):
+        raise ApiError("BadQueryParameter", after_guid)
+    with_cursor = after_guid is not None
+    parameters = {"guid": after_guid} if with_cursor else {}
+    stream = db.session.execute(_window_statement(model, with_cursor), parameters).one()
     after = 0
-    if after_guid is not None:
+    if with_cursor:
         after = stream[2] if stream[2] is not None else stream[3]
         if after is None:
             raise ApiError("BadQueryParameter", after_guid)
@@ -99,29 +111,34 @@ def page_rows(model, window, offset, limit, descending):
     """
     if offset >= window.total:
         return []
-    below_horizon = (model.id > window.after, model.id < window.horizon)
+    below_horizon = (window.after + 1, window.horizon - 1)
+    run = (window.run_start, window.last_id)
     if not descending:
         if offset < window.kept:
-            condition, skip = below_horizon, offset
-            rows = _rows(model, condition, model.id.asc(), limit, skip)
+            rows = _rows(model, below_horizon, False, limit, offset)
             if len(rows) == limit:
                 return rows
-            run = (model.id >= window.run_start, model.id <= window.last_id)
-            return rows + _rows(model, run, model.id.asc(), limit - len(rows), 0)
-        start = window.run_start + offset - window.kept
-        return _rows(model, (model.id >= start, model.id <= window.last_id), model.id.asc(), limit, 0)
+            return rows + _rows(model, run, False, limit - len(rows), 0)
+        return _rows(model, (window.run_start + offset - window.kept, window.last_id), False, limit, 0)
     in_run = window.total - window.kept
     if offset < in_run:
-        rows = _rows(model, (model.id <= window.last_id - offset, model.id >= window.run_start),
-                     model.id.desc(), limit, 0)
+        rows = _rows(model, (window.run_start, window.last_id - offset), True, limit, 0)
         if len(rows) == limit or not window.kept:
             return rows
-        return rows + _rows(model, below_horizon, model.id.desc(), limit - len(rows), 0)
-    return _rows(model, below_horizon, model.id.desc(), limit, offset - in_run)
+        return rows + _rows(model, below_horizon, True, limit - len(rows), 0)
+    return _rows(model, below_horizon, True, limit, offset - in_run)
 
 
-def _rows(model, conditions, order, limit, offset):
-    statement = select(*record_columns(model)).where(*conditions).order_by(order).limit(limit)
-    if offset:
-        statement = statement.offset(offset)
-    return db.session.execute(statement).all()
+@cache
+def _rows_statement(model, descending):
+    order = model.id.desc() if descending else model.id.asc()
+    return (select(*record_columns(model))
+            .where(model.id >= bindparam("first"), model.id <= bindparam("last"))
+            .order_by(order).limit(bindparam("limit")).offset(bindparam("offset")))
+
+
+def _rows(model, positions, descending, limit, offset):
+    """Up to `limit` rows with positions in [first, last], from `offset` in the order asked."""
+    first, last = positions
+    parameters = {"first": first, "last": last, "limit": limit, "offset": offset}
+    return db.session.execute(_rows_statement(model, descending), parameters).all()

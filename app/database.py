@@ -1,8 +1,10 @@
 """Connection handling: SQLite made to behave like a real transactional store, and stale connections
 found before a request uses them."""
+import json
 import sqlite3
 import time
 
+import orjson
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
@@ -12,6 +14,15 @@ from sqlalchemy.engine import Engine
 # request using it, which answers 503; SQLAlchemy then drops the whole pool, so the next request
 # connects afresh.
 PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def load_stored_json(text):
+    """Decode a stored JSON column: with orjson, several times faster than json for the metadata of
+    every listed event; with json what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 @event.listens_for(Engine, "connect")

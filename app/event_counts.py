@@ -87,6 +87,10 @@ def event_page(identity, clauses, conditions, paging):
         total = _target_total(counted)
         rows = select_rows(Event, conditions, ORDER_COLUMNS, paging, paging.offset) if paging.offset < total else []
         return total, rows
+    if paging.offset == 0 and not (counted.since or counted.until):
+        # A first page needs only the total, one sum.
+        total = _day_total(counted)
+        return total, select_rows(Event, conditions, ORDER_COLUMNS, paging, 0) if total else []
     days = _days(counted, conditions)
     total = sum(day.events for day in days)
     if paging.offset >= total:
@@ -107,6 +111,13 @@ def _target_total(counted):
         EventCountByTarget.target_type == kind, EventCountByTarget.target_guid.in_(guids))
     if counted.types is not None:
         statement = statement.where(EventCountByTarget.type.in_(counted.types))
+    return db.session.scalar(statement)
+
+
+def _day_total(counted):
+    statement = select(cast(func.coalesce(func.sum(EventCountByDay.n), 0), BigInteger))
+    if counted.types is not None:
+        statement = statement.where(EventCountByDay.type.in_(counted.types))
     return db.session.scalar(statement)
 
 

@@ -73,7 +73,10 @@ def format_timestamp(value):
     """CC's time format: RFC 3339 in UTC, whole seconds."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if value.utcoffset():
+        value = value.astimezone(timezone.utc)
+    # isoformat is several times faster than strftime, and a list page formats three times an event.
+    return value.isoformat(timespec="seconds")[:19] + "Z"
 
 
 class Timestamp(fields.Field):
