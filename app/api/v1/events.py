@@ -4,13 +4,15 @@ from math import ceil
 
 from flask import request
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
 from ...errors import ApiError
+from ...event_counts import ORDER_COLUMNS, event_page
 from ...extensions import db
 from ...fields import is_storable
 from ...models import Event, record_columns
+from ...pagination import Paging, fetch_page
 from ...responses import json_response
 from ...visibility import visible_events
 from ...writes import utcnow
@@ -47,8 +49,12 @@ def resolve_app(identity, app):
     return guid
 
 
-def _events_page(conditions):
+def _events_page(identity, app_guid=None):
+    """The visible events (of one app), newest first, and Scalingo's pagination of them."""
     arguments = _paging_arguments()
+    conditions = [visible_events(identity)]
+    if app_guid is not None:
+        conditions += [Event.actee == app_guid, Event.actee_type == "app"]
     if arguments["from_"] is not None:
         # The last N hours, all of them, as one page.
         conditions = [*conditions, Event.timestamp >= utcnow() - timedelta(hours=arguments["from_"])]
@@ -56,34 +62,32 @@ def _events_page(conditions):
         return events, {"prev_page": None, "current_page": 1, "next_page": None,
                         "total_pages": 1 if events else 0, "total_count": len(events)}
     page, per_page = arguments["page"], arguments["per_page"]
-    total = db.session.scalar(select(func.count()).select_from(Event).where(*conditions))
-    events = []
-    if (page - 1) * per_page < total:
-        events = db.session.execute(select(*record_columns(Event)).where(*conditions).order_by(*NEWEST_FIRST)
-                                    .limit(per_page).offset((page - 1) * per_page)).all()
+    paging = Paging(page, per_page, "desc", inline_relations_depth=None, q=[], relations={})
+    if app_guid is None:
+        total, events = event_page(identity, [], conditions, paging)  # counted, as /v2/events unfiltered
+    else:
+        total, events = fetch_page(Event, conditions, ORDER_COLUMNS, paging)
     total_pages = ceil(total / per_page)
     return events, {"prev_page": page - 1 if page > 1 else None, "current_page": page,
                     "next_page": page + 1 if page < total_pages else None,
                     "total_pages": total_pages, "total_count": total}
 
 
-def _listing(conditions):
-    events, pagination = _events_page(conditions)
-    return json_response({"events": present_scalingo_events(events),
-                          "meta": {"pagination": pagination}})
+def _listing(identity, app_guid=None):
+    events, pagination = _events_page(identity, app_guid)
+    return json_response({"events": present_scalingo_events(events), "meta": {"pagination": pagination}})
 
 
 @bp.get("/events")
 def list_all_events():
     identity = require_scope(READERS)
-    return _listing([visible_events(identity)])
+    return _listing(identity)
 
 
 @bp.get("/apps/<app>/events")
 def list_app_events(app):
     identity = require_scope(READERS)
-    guid = resolve_app(identity, app)
-    return _listing([visible_events(identity), Event.actee == guid, Event.actee_type == "app"])
+    return _listing(identity, resolve_app(identity, app))
 
 
 @bp.get("/apps/<app>/events/<event_id>")
