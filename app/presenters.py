@@ -65,8 +65,8 @@ class Presenter:
         return output
 
     def many(self, records):
-        """Present a page of records; Rows of one result are read by position, which is much faster."""
-        if not records or not isinstance(records[0], Row):
+        """Present a page of records; Rows (all of one select) are read by position, which is much faster."""
+        if not records or not all(isinstance(record, Row) for record in records):
             return [self(record) for record in records]
         position = {name: index for index, name in enumerate(records[0]._fields)}
         plan = [(key, None if attribute is None else position[attribute], convert)

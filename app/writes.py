@@ -2,16 +2,23 @@
 import uuid
 from datetime import datetime, timezone
 from functools import cache
+from types import SimpleNamespace
 
+from psycopg2.extensions import TransactionRollbackError
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from .cursor import give_back_positions, take_positions
 from .errors import ApiError
 from .extensions import db
-from .models import AppUsageEvent, ServiceUsageEvent
+from .models import AppUsageEvent, ServiceUsageEvent, record_columns
 
 MAX_BATCH = 1000
+# Writers lock shared rows (event counts, a usage stream's counter) in a consistent order, but should
+# PostgreSQL still break a deadlock or a serialisation conflict by failing one of them, that write is
+# tried again: it is idempotent by guid.
+ATTEMPTS = 3
 USAGE_MODELS = (AppUsageEvent, ServiceUsageEvent)
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
@@ -65,7 +72,11 @@ def _prepare(model, items, time_field):
 
 
 def _stored(model, guids):
-    return {row.guid: row for row in db.session.scalars(select(model).where(model.guid.in_(list(guids)))).all()}
+    """The stored events among `guids`, by guid (Rows)."""
+    if not guids:
+        return {}
+    statement = select(*record_columns(model)).where(model.guid.in_(list(guids)))
+    return {row.guid: row for row in db.session.execute(statement).all()}
 
 
 def _refuse_conflicts(unique, stored):
@@ -76,14 +87,32 @@ def _refuse_conflicts(unique, stored):
             raise ApiError("EventConflict", guid)
 
 
+@cache
+def _columns(model):
+    """Attribute name -> table column key, for every column a write sets."""
+    return {attr.key: attr.columns[0].key for attr in inspect(model).column_attrs}
+
+
+def _table_rows(model, rows):
+    """`rows` keyed by table column, each with every column: then one INSERT holds the whole batch.
+
+    (Given ORM attribute dicts, SQLAlchemy splits a batch into one INSERT per pattern of None values,
+    hundreds for a mixed batch; and every INSERT fires the event-count triggers once.)
+    """
+    columns = _columns(model)
+    return [{column: row.get(name) for name, column in columns.items() if name in row or name != "id"}
+            for row in rows]
+
+
 def _insert_audit_events(model, unique):
     # Insert first: on SQLite this takes the write lock at once, and on PostgreSQL a concurrent
     # writer of the same guid waits here until the other commits, so the comparison below always
     # sees the row that won.
-    insert_or_skip = _INSERT[db.engine.dialect.name](model).on_conflict_do_nothing(index_elements=["guid"])
-    statement = insert_or_skip.returning(model.guid)
-    new_guids = set(db.session.scalars(statement, [row for row, _ in unique.values()]).all())
-    stored = _stored(model, unique)
+    table = model.__table__
+    insert_or_skip = _INSERT[db.engine.dialect.name](table).on_conflict_do_nothing(index_elements=["guid"])
+    rows = _table_rows(model, [row for row, _ in unique.values()])
+    new_guids = set(db.session.scalars(insert_or_skip.returning(table.c.guid), rows).all())
+    stored = _stored(model, unique.keys() - new_guids)
     _refuse_conflicts(unique, stored)
     return stored, new_guids
 
@@ -92,15 +121,15 @@ def _insert_usage_events(model, unique):
     # Positions first: the stream's row lock serialises usage writers from here to commit, so the
     # guids seen below cannot change before this transaction ends, and positions stay gap-free.
     first = take_positions(model.__tablename__, len(unique))
-    existing = _stored(model, unique)
-    _refuse_conflicts(unique, existing)
-    new_rows = [row for guid, (row, _) in unique.items() if guid not in existing]
+    stored = _stored(model, unique.keys())
+    _refuse_conflicts(unique, stored)
+    new_rows = [row for guid, (row, _) in unique.items() if guid not in stored]
     give_back_positions(model.__tablename__, len(unique) - len(new_rows))
     for position, row in enumerate(new_rows, start=first):
         row["id"] = position
     if new_rows:
-        db.session.execute(insert(model), new_rows)
-    return _stored(model, unique), {row["guid"] for row in new_rows}
+        db.session.execute(insert(model.__table__), _table_rows(model, new_rows))
+    return stored, {row["guid"] for row in new_rows}
 
 
 def write_events(model, items, time_field):
@@ -111,10 +140,18 @@ def write_events(model, items, time_field):
     """
     guids, unique = _prepare(model, items, time_field)
     store = _insert_usage_events if model in USAGE_MODELS else _insert_audit_events
-    try:
-        stored, new_guids = store(model, unique)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    return Written([stored[guid] for guid in guids], new_guids)
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            stored, new_guids = store(model, unique)
+            db.session.commit()
+            break
+        except OperationalError as error:
+            db.session.rollback()
+            if attempt == ATTEMPTS or not isinstance(error.orig, TransactionRollbackError):
+                raise
+        except BaseException:
+            db.session.rollback()
+            raise
+    # A new event is what was sent; only replays were read back.
+    written = {guid: SimpleNamespace(**unique[guid][0]) for guid in new_guids}
+    return Written([stored.get(guid) or written[guid] for guid in guids], new_guids)

@@ -398,3 +398,52 @@ def test_timestamps_round_trip_to_the_second(client, admin):
     assert parse_time(body["entity"]["timestamp"]) == moment
     later = post(client, admin, app_update(timestamp=(moment + timedelta(seconds=1)).isoformat())).get_json()
     assert later["entity"]["timestamp"] == "2020-03-01T00:00:00Z"
+
+
+def test_a_mixed_batch_is_one_insert(client, admin):
+    """Every row carries every column, so a batch with varied empty fields is still one INSERT (and the
+    event-count triggers fire once for it)."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    batch = []
+    for n in range(300):
+        kind = n % 3
+        event_body = app_crash(guid=f"mixed-{n}") if kind == 0 else app_update(guid=f"mixed-{n}")
+        if kind == 2:
+            event_body.update(actor_name=None, space_guid=None, organization_guid=None)
+            del event_body["timestamp"]
+        batch.append(event_body)
+    inserts = []
+
+    def listener(conn, cursor, statement, *rest):
+        if statement.startswith("INSERT"):
+            inserts.append(statement)
+
+    event.listen(db.engines[None], "before_cursor_execute", listener)
+    try:
+        assert post(client, admin, batch).status_code == 201
+    finally:
+        event.remove(db.engines[None], "before_cursor_execute", listener)
+    assert len(inserts) == 1
+    assert client.get("/v2/events?q=space_guid:", headers=admin).get_json()["total_results"] == 100
+
+
+def test_a_write_failed_by_a_deadlock_is_tried_again(client, admin, monkeypatch):
+    import psycopg2.extensions
+    from sqlalchemy.exc import OperationalError
+
+    from app import writes
+
+    real, failures = writes._insert_audit_events, []
+
+    def deadlocked_once(*args):
+        if not failures:
+            failures.append(1)
+            raise OperationalError("INSERT", {}, psycopg2.extensions.TransactionRollbackError("deadlock detected"))
+        return real(*args)
+
+    monkeypatch.setattr(writes, "_insert_audit_events", deadlocked_once)
+    assert post(client, admin, app_update(guid="retried")).status_code == 201
+    assert failures and client.get("/v2/events/retried", headers=admin).status_code == 200
