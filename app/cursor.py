@@ -22,11 +22,8 @@ from .models import PrunedUsageEvent, UsageStream, record_columns
 
 
 def take_positions(stream, count):
-    """Reserve `count` positions; return the first. Holds the stream's row lock until commit.
-
-    Run it as the first statement of the writing transaction: on SQLite it then takes the
-    database's write lock at once, so the transaction cannot be refused for a stale snapshot.
-    """
+    """Reserve `count` positions; return the first. Holds the stream's row lock until commit, so
+    take them as late as possible: writers of the stream wait for each other from here."""
     last = db.session.execute(
         update(UsageStream)
         .where(UsageStream.name == stream)
@@ -34,14 +31,6 @@ def take_positions(stream, count):
         .returning(UsageStream.last_id)
     ).scalar_one()
     return last - count + 1
-
-
-def give_back_positions(stream, count):
-    """Return the last `count` positions taken in this transaction (still holding the lock)."""
-    if count:
-        db.session.execute(
-            update(UsageStream).where(UsageStream.name == stream).values(last_id=UsageStream.last_id - count)
-        )
 
 
 class Window(NamedTuple):

@@ -7,17 +7,17 @@ from types import SimpleNamespace
 from psycopg2.extensions import TransactionRollbackError
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from .cursor import give_back_positions, take_positions
+from .cursor import take_positions
 from .errors import ApiError
 from .extensions import db
 from .models import AppUsageEvent, ServiceUsageEvent, record_columns
 
 MAX_BATCH = 1000
 # Writers lock shared rows (event counts, a usage stream's counter) in a consistent order, but should
-# PostgreSQL still break a deadlock or a serialisation conflict by failing one of them, that write is
-# tried again: it is idempotent by guid.
+# PostgreSQL still break a deadlock or a serialisation conflict by failing one of them, or a usage
+# writer meet a guid stored since it looked, that write is tried again: it is idempotent by guid.
 ATTEMPTS = 3
 USAGE_MODELS = (AppUsageEvent, ServiceUsageEvent)
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -118,18 +118,29 @@ def _insert_audit_events(model, unique):
 
 
 def _insert_usage_events(model, unique):
-    # Positions first: the stream's row lock serialises usage writers from here to commit, so the
-    # guids seen below cannot change before this transaction ends, and positions stay gap-free.
-    first = take_positions(model.__tablename__, len(unique))
+    stream = model.__tablename__
+    if db.engine.dialect.name == "sqlite":
+        # One writer at a time: take the database's write lock before reading, or the commit could be
+        # refused for a stale snapshot.
+        take_positions(stream, 0)
     stored = _stored(model, unique.keys())
     _refuse_conflicts(unique, stored)
     new_rows = [row for guid, (row, _) in unique.items() if guid not in stored]
-    give_back_positions(model.__tablename__, len(unique) - len(new_rows))
-    for position, row in enumerate(new_rows, start=first):
-        row["id"] = position
     if new_rows:
+        # Positions last, right before the commit (SPEC 4.1 a): the stream's row lock, which makes
+        # positions commit in order and without gaps, is held for one INSERT and the commit. A writer
+        # of the same guid that commits first makes this INSERT fail; write_events then tries again,
+        # and finds that event stored.
+        first = take_positions(stream, len(new_rows))
+        for position, row in enumerate(new_rows, start=first):
+            row["id"] = position
         db.session.execute(insert(model.__table__), _table_rows(model, new_rows))
     return stored, {row["guid"] for row in new_rows}
+
+
+def _worth_retrying(error):
+    """A deadlock or serialisation failure, or (usage events) a guid another writer stored meanwhile."""
+    return isinstance(error.orig, TransactionRollbackError) or isinstance(error, IntegrityError)
 
 
 def write_events(model, items, time_field):
@@ -145,9 +156,9 @@ def write_events(model, items, time_field):
             stored, new_guids = store(model, unique)
             db.session.commit()
             break
-        except OperationalError as error:
+        except (OperationalError, IntegrityError) as error:
             db.session.rollback()
-            if attempt == ATTEMPTS or not isinstance(error.orig, TransactionRollbackError):
+            if attempt == ATTEMPTS or not _worth_retrying(error):
                 raise
         except BaseException:
             db.session.rollback()

@@ -248,3 +248,26 @@ def test_writers_need_the_write_scope(client, auth):
     response = client.post("/v2/app_usage_events", json=app_event("e1"), headers=auth(ADMIN_READ_ONLY))
     assert response.status_code == 403
     assert client.post("/v2/app_usage_events", json=app_event("e1"), headers=auth(WRITE)).status_code == 201
+
+
+def test_a_guid_stored_by_another_writer_meanwhile_is_a_replay_without_a_gap(client, admin, monkeypatch):
+    """Positions are taken last, after the guid check: a writer that stored the same guid in between makes
+    the INSERT fail, and the write is tried again, finding the event."""
+    from app import writes
+
+    write(client, admin, "/v2/app_usage_events", [app_event("e1")])
+    real, missed = writes._stored, []
+
+    def not_yet_there(model, guids):  # as if e1 were committed just after this writer looked
+        if not missed:
+            missed.append(1)
+            return {}
+        return real(model, guids)
+
+    monkeypatch.setattr(writes, "_stored", not_yet_there)
+    response = client.post("/v2/app_usage_events", json=[app_event("e1"), app_event("e2")], headers=admin)
+    assert missed and response.status_code == 201
+    body = client.get("/v2/app_usage_events", headers=admin).get_json()
+    assert (body["total_results"], guids(body)) == (2, ["e1", "e2"])
+    after = client.get("/v2/app_usage_events?after_guid=e1", headers=admin).get_json()
+    assert guids(after) == ["e2"]
