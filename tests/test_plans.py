@@ -1,0 +1,146 @@
+"""No listed read shape falls back to a sequential scan of a large table (issue 6).
+
+A table of 200 000 audit events and 200 000 app usage events is loaded once for this module,
+set-based, and analysed. Each shape's request runs through the service as admin while every
+statement it sends is captured; each statement is then EXPLAINed with its parameters, and its plan
+must not read events, app_usage_events or service_usage_events sequentially. (Small tables, the
+event counts or usage_streams, may be scanned.) The bench shows the same plans at ten million rows.
+"""
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+
+pytestmark = pytest.mark.postgres_only
+
+EVENTS, USAGE, SERVICE_USAGE = 200_000, 200_000, 20_000
+LARGE_TABLES = {"events", "app_usage_events", "service_usage_events"}
+# Ten types, a dominant one, and a rare one (every 50 000th event).
+LOAD = [
+    f"""INSERT INTO events (guid, created_at, timestamp, type, actor, actor_type, actor_name, actor_username,
+                            actee, actee_type, actee_name, metadata, space_guid, organization_guid)
+        SELECT 'plan-' || g, ts, ts,
+               CASE WHEN g % 50000 = 0 THEN 'audit.service_broker.delete'
+                    ELSE (ARRAY['audit.app.update', 'audit.app.update', 'audit.app.update', 'app.crash',
+                                'app.crash', 'audit.app.start', 'audit.app.stop', 'audit.app.ssh-authorized',
+                                'audit.app.restage', 'audit.route.create'])[1 + g % 10] END,
+               'user-' || g % 300, 'user', 'someone@example.com', 'someone', 'app-' || g % 2000, 'app',
+               'web', '{{}}'::jsonb, 'space-' || g % 2000 % 400, 'org-' || g % 2000 % 400 % 40
+        FROM generate_series(1, {EVENTS}) AS g,
+             LATERAL (SELECT timestamptz '2026-01-01' + g * interval '1 minute') AS t(ts)""",
+    f"""INSERT INTO app_usage_events (id, guid, created_at, state, memory_in_mb_per_instance, instance_count,
+                                      app_guid, app_name, space_guid, space_name, org_guid)
+        SELECT g, 'usage-' || g, timestamptz '2026-01-01' + g * interval '1 minute',
+               (ARRAY['STARTED', 'STOPPED'])[1 + g % 2], 256, 1, 'app-' || g % 2000, 'web', 'space-1', 'dev', 'org-1'
+        FROM generate_series(1, {USAGE}) AS g""",
+    f"""INSERT INTO service_usage_events (id, guid, created_at, state, org_guid, space_guid, space_name,
+                                          service_instance_guid, service_instance_name, service_instance_type)
+        SELECT g, 'service-' || g, timestamptz '2026-01-01' + g * interval '1 minute', 'CREATED', 'org-1',
+               'space-1', 'dev', 'instance-' || g, 'db',
+               CASE WHEN g % 10 = 0 THEN 'user_provided_service_instance' ELSE 'managed_service_instance' END
+        FROM generate_series(1, {SERVICE_USAGE}) AS g""",
+    f"UPDATE usage_streams SET last_id = {USAGE} WHERE name = 'app_usage_events'",
+    f"UPDATE usage_streams SET last_id = {SERVICE_USAGE} WHERE name = 'service_usage_events'",
+    "ANALYZE",
+]
+UNLOAD = [
+    "TRUNCATE events, app_usage_events, service_usage_events",
+    "UPDATE usage_streams SET last_id = 0, horizon = 1",
+]
+
+DAY = "q=timestamp>=2026-03-01T00:00:00Z&q=timestamp<2026-03-02T00:00:00Z"
+SHAPES = {
+    "tail poll": f"/v2/app_usage_events?after_guid=usage-{USAGE - 50}&results-per-page=50",
+    "catch-up": f"/v2/app_usage_events?after_guid=usage-{USAGE // 2}&results-per-page=1000",
+    "catch-up page 3": f"/v2/app_usage_events?after_guid=usage-{USAGE // 2}&results-per-page=1000&page=3",
+    "usage deep page": "/v2/app_usage_events?results-per-page=100&page=1500",
+    "usage desc": "/v2/app_usage_events?results-per-page=100&page=20&order-direction=desc",
+    "service usage tail": f"/v2/service_usage_events?after_guid=service-{SERVICE_USAGE - 20}",
+    "service usage filtered": "/v2/service_usage_events?q=service_instance_type:user_provided_service_instance",
+    "actee": "/v2/events?q=actee:app-7",
+    "space": "/v2/events?q=space_guid:space-7",
+    "organization": "/v2/events?q=organization_guid:org-7",
+    "rare type": "/v2/events?q=type:audit.service_broker.delete",
+    "common type": "/v2/events?q=type:audit.app.update",
+    "one day": f"/v2/events?{DAY}",
+    "type and organization": "/v2/events?q=type:app.crash&q=organization_guid:org-3",
+    "actee and time": "/v2/events?q=actee:app-7&q=timestamp>=2026-02-01T00:00:00Z",
+    "unfiltered": "/v2/events",
+    "deep page": "/v2/events?results-per-page=100&page=1900",
+    "deep page, a type": "/v2/events?q=type:audit.app.update&results-per-page=100&page=500",
+    "show": "/v2/events/plan-1234",
+    "v1 events": "/v1/events?page=100",
+}
+
+
+@pytest.fixture(scope="module")
+def large_tables(session_app):
+    with session_app.app_context():
+        run(LOAD)
+        try:
+            yield
+        finally:
+            run(UNLOAD)
+
+
+def run(statements):
+    with db.engine.begin() as connection, connection.connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)  # no parameters: '%' is SQL's modulo here
+
+
+def sequential_scans(plan):
+    """The large tables a plan (EXPLAIN's JSON) reads with a Seq Scan."""
+    found = []
+    if plan.get("Node Type") == "Seq Scan" and plan.get("Relation Name") in LARGE_TABLES:
+        found.append(plan["Relation Name"])
+    for child in plan.get("Plans", []):
+        found += sequential_scans(child)
+    return found
+
+
+def plans_of(client, headers, path):
+    """(statement, plan) of every statement the service runs for GET `path`."""
+    connection = db.engines[None]
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    sa.event.listen(connection, "before_cursor_execute", capture)
+    try:
+        for direction in ("asc", "desc"):
+            separator = "&" if "?" in path else "?"
+            response = client.get(f"{path}{separator}order-direction={direction}", headers=headers)
+            assert response.status_code == 200, response.get_json()
+    finally:
+        sa.event.remove(connection, "before_cursor_execute", capture)
+    plans = []
+    for statement, parameters in statements:
+        if statement.lstrip().upper().startswith("SELECT"):
+            explained = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).scalar()
+            plans.append((statement, explained[0]["Plan"] if isinstance(explained, list) else json.loads(explained)))
+    return response, plans
+
+
+@pytest.mark.parametrize("path", list(SHAPES.values()), ids=list(SHAPES))
+def test_no_listed_shape_scans_a_large_table(large_tables, client, admin, path):
+    response, plans = plans_of(client, admin, path)
+    body = response.get_json()
+    assert body.get("resources") or body.get("events") or body.get("metadata"), body
+    touched = [statement for statement, _ in plans if any(f"FROM {t}" in statement for t in LARGE_TABLES)]
+    assert touched, "no statement read a large table: the test would pass vacuously"
+    for statement, plan in plans:
+        assert not sequential_scans(plan), f"{path}: sequential scan in\n{statement}\n{json.dumps(plan, indent=1)}"
+
+
+def test_the_check_sees_a_sequential_scan(large_tables, client, admin):
+    """The plan walker is not blind: with index scans disabled the same shape is caught."""
+    connection = db.engines[None]
+    connection.exec_driver_sql("SET LOCAL enable_indexscan = off")
+    connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+    connection.exec_driver_sql("SET LOCAL enable_indexonlyscan = off")
+    _, plans = plans_of(client, admin, SHAPES["actee"])
+    assert any(sequential_scans(plan) for _, plan in plans)
