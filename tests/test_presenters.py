@@ -87,6 +87,9 @@ def test_presenters_agree_with_the_schemas(app, model):
             assert list(present(obj).items()) == list(expected.items())
             assert list(present(row).items()) == list(expected.items())
             assert schema.dump(row) == expected
+        # A page of Rows is read by position: the same output, in the same order.
+        assert [list(p.items()) for p in present.many(rows)] == [list(schema.dump(o).items()) for o in orm]
+        assert present.many(list(orm)) == [schema.dump(o) for o in orm]
 
 
 def test_the_v2_and_v1_resources(app):
