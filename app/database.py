@@ -1,6 +1,7 @@
 """Connection handling: SQLite made to behave like a real transactional store, and stale connections
 found before a request uses them."""
 import json
+import re
 import sqlite3
 import time
 
@@ -16,13 +17,16 @@ from sqlalchemy.engine import Engine
 PING_AFTER_IDLE_SECONDS = 2.0
 
 
+# 19 digits in a row may be an integer beyond 64 bits, which orjson would read as a float.
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
 def load_stored_json(text):
     """Decode a stored JSON column: with orjson, several times faster than json for the metadata of
-    every listed event; with json what orjson refuses (integers beyond 64 bits)."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
+    every listed event; with json when it may hold an integer orjson would round."""
+    if _LONG_NUMBER.search(text):
         return json.loads(text)
+    return orjson.loads(text)
 
 
 @event.listens_for(Engine, "connect")

@@ -447,3 +447,13 @@ def test_a_write_failed_by_a_deadlock_is_tried_again(client, admin, monkeypatch)
     monkeypatch.setattr(writes, "_insert_audit_events", deadlocked_once)
     assert post(client, admin, app_update(guid="retried")).status_code == 201
     assert failures and client.get("/v2/events/retried", headers=admin).status_code == 200
+
+
+def test_integers_beyond_64_bits_round_trip(client, admin):
+    """orjson refuses them; reading and writing such metadata falls back to json instead of failing."""
+    big = 2**70 + 1
+    response = post(client, admin, app_update(guid="big-number", metadata={"request": {"instances": big}}))
+    assert response.status_code == 201
+    assert response.get_json()["entity"]["metadata"]["request"]["instances"] == big
+    for path in ("/v2/events/big-number", "/v2/events?q=actee:" + APP, "/v1/events"):
+        assert str(big).encode() in client.get(path, headers=admin).data
