@@ -5,6 +5,7 @@ Production configures an external UAA's keys instead, which switches this off.
 import time
 import uuid
 from datetime import timedelta
+from functools import cache
 
 import jwt
 from flask import Blueprint, current_app, request
@@ -28,8 +29,14 @@ REFRESH_AUDIENCE = "cf_events.refresh"
 # After this many failed logins in a row, each further try waits twice as long as the last.
 FREE_LOGIN_ATTEMPTS = 3
 MAX_LOGIN_WAIT = timedelta(minutes=15)
-# Compared against when the user does not exist, so that unknown names take as long as bad passwords.
-_UNKNOWN_USER_HASH = generate_password_hash(uuid.uuid4().hex)
+
+
+@cache
+def _unknown_user_hash():
+    """Compared against when the user does not exist, so that unknown names take as long as bad
+    passwords. Made on first use: hashing costs ~0.1 s, which every process start (a CLI command,
+    a gunicorn worker) would otherwise pay."""
+    return generate_password_hash(uuid.uuid4().hex)
 
 BAD_CREDENTIALS = (401, "unauthorized", "Bad credentials")
 
@@ -68,7 +75,7 @@ def _logged_in_user(username, password):
         if wait:
             raise UaaError(401, "unauthorized",
                            f"Too many failed logins: try again in {int(wait.total_seconds()) + 1} seconds")
-    if not check_password_hash(user.password_hash if user else _UNKNOWN_USER_HASH, password or ""):
+    if not check_password_hash(user.password_hash if user else _unknown_user_hash(), password or ""):
         if user is not None:
             user.failed_logins += 1
             user.last_failed_at = now
