@@ -16,7 +16,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, func, select, update
 
 from .errors import ApiError
-from .extensions import db
+from .extensions import db, read
 from .fields import is_storable
 from .models import PrunedUsageEvent, UsageStream, record_columns
 
@@ -79,7 +79,7 @@ def window_after(model, after_guid=None):
         raise ApiError("BadQueryParameter", after_guid)
     with_cursor = after_guid is not None
     parameters = {"guid": after_guid} if with_cursor else {}
-    stream = db.session.execute(_window_statement(model, with_cursor), parameters).one()
+    stream = read(_window_statement(model, with_cursor), parameters).one()
     after = 0
     if with_cursor:
         after = stream[2] if stream[2] is not None else stream[3]
@@ -87,9 +87,9 @@ def window_after(model, after_guid=None):
             raise ApiError("BadQueryParameter", after_guid)
     kept = 0
     if after + 1 < stream.horizon:
-        kept = db.session.scalar(
+        kept = read(
             select(func.count()).select_from(model).where(model.id > after, model.id < stream.horizon)
-        )
+        ).scalar_one()
     return Window(after, stream.horizon, stream.last_id, kept)
 
 
@@ -130,4 +130,4 @@ def _rows(model, positions, descending, limit, offset):
     """Up to `limit` rows with positions in [first, last], from `offset` in the order asked."""
     first, last = positions
     parameters = {"first": first, "last": last, "limit": limit, "offset": offset}
-    return db.session.execute(_rows_statement(model, descending), parameters).all()
+    return read(_rows_statement(model, descending), parameters).all()

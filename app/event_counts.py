@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from sqlalchemy import BigInteger, cast, func, select
 
-from .extensions import db
+from .extensions import read
 from .models import Event, EventCountByDay, EventCountByTarget
 from .pagination import fetch_page, select_rows
 from .query import timestamp_range
@@ -111,14 +111,14 @@ def _target_total(counted):
         EventCountByTarget.target_type == kind, EventCountByTarget.target_guid.in_(guids))
     if counted.types is not None:
         statement = statement.where(EventCountByTarget.type.in_(counted.types))
-    return db.session.scalar(statement)
+    return read(statement).scalar_one()
 
 
 def _day_total(counted):
     statement = select(cast(func.coalesce(func.sum(EventCountByDay.n), 0), BigInteger))
     if counted.types is not None:
         statement = statement.where(EventCountByDay.type.in_(counted.types))
-    return db.session.scalar(statement)
+    return read(statement).scalar_one()
 
 
 def _days(counted, conditions):
@@ -135,12 +135,12 @@ def _days(counted, conditions):
     if counted.until:
         statement = statement.where(EventCountByDay.day <= (counted.until - timedelta.resolution).date())
     days = []
-    for day, n in db.session.execute(statement.order_by(EventCountByDay.day)).all():
+    for day, n in read(statement.order_by(EventCountByDay.day)).all():
         start = datetime.combine(day, time(), timezone.utc)
         end = start + ONE_DAY
         if (counted.since and counted.since > start) or (counted.until and counted.until < end):
-            n = db.session.scalar(select(func.count()).select_from(Event).where(
-                *conditions, Event.timestamp >= start, Event.timestamp < end))
+            n = read(select(func.count()).select_from(Event).where(
+                *conditions, Event.timestamp >= start, Event.timestamp < end)).scalar_one()
         if n:
             days.append(Day(start, end, n))
     return days

@@ -9,7 +9,7 @@ from marshmallow.validate import OneOf, Range
 from sqlalchemy import func, select
 
 from .errors import ApiError
-from .extensions import db
+from .extensions import read
 from .models import record_columns
 
 DEFAULT_PER_PAGE = 50
@@ -103,7 +103,7 @@ def parse_paging(args, max_per_page, order_by_allowed=()):
 
 def fetch_page(model, conditions, order_columns, paging):
     """Return (total_results, Rows of the requested page) in the requested direction."""
-    total = db.session.execute(select(func.count()).select_from(model).where(*conditions)).scalar_one()
+    total = read(select(func.count()).select_from(model).where(*conditions)).scalar_one()
     # A page past the end needs no query (and an enormous page number must not reach SQL as an OFFSET).
     if paging.offset >= total:
         return total, []
@@ -121,7 +121,7 @@ def select_rows(model, conditions, order_columns, paging, offset):
     )
     if offset:
         statement = statement.offset(offset)
-    return db.session.execute(statement).all()
+    return read(statement).all()
 
 
 def page_url(path, paging, page, order_by=(), preserved=None):
