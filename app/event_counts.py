@@ -21,7 +21,7 @@ from .extensions import read
 from .models import Event, EventCountByDay, EventCountByTarget
 from .pagination import fetch_page, select_rows
 from .query import timestamp_range
-from .visibility import GLOBAL_READERS
+from .visibility import sees_every_event
 
 ORDER_COLUMNS = (Event.timestamp, Event.id)
 TARGETS = {"space_guid": "space", "organization_guid": "organization"}
@@ -80,7 +80,7 @@ def counted_filter(clauses):
 
 def event_page(identity, clauses, conditions, paging):
     """(total_results, Rows of the page) of /v2/events; `conditions` are the SQL of `clauses` and visibility."""
-    counted = counted_filter(clauses) if identity.has_any(GLOBAL_READERS) else None
+    counted = counted_filter(clauses) if sees_every_event(identity) else None
     if counted is None:
         return fetch_page(Event, conditions, ORDER_COLUMNS, paging)
     if counted.target:
