@@ -33,6 +33,12 @@ def take_positions(stream, count):
     return last - count + 1
 
 
+def lock_stream(stream):
+    """Take the stream's row lock (until commit) without taking positions: nobody else may change the
+    stream meanwhile. On SQLite, whose writers take turns, it takes the database's write lock."""
+    take_positions(stream, 0)
+
+
 class Window(NamedTuple):
     """The rows after a cursor: `kept` sparse ones below the horizon, then the unbroken run."""
 

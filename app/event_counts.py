@@ -105,20 +105,24 @@ def event_page(identity, clauses, conditions, paging):
     return total, select_rows(Event, [*conditions, from_first_day], ORDER_COLUMNS, paging, paging.offset - before)
 
 
+def _summed(counts):
+    """The sum of a counts table's n (PostgreSQL sums bigints as numeric; 0 over no rows)."""
+    return cast(func.coalesce(func.sum(counts.n), 0), BigInteger)
+
+
+def _of_types(statement, counts, counted):
+    return statement if counted.types is None else statement.where(counts.type.in_(counted.types))
+
+
 def _target_total(counted):
     kind, guids = counted.target
-    statement = select(cast(func.coalesce(func.sum(EventCountByTarget.n), 0), BigInteger)).where(
+    statement = select(_summed(EventCountByTarget)).where(
         EventCountByTarget.target_type == kind, EventCountByTarget.target_guid.in_(guids))
-    if counted.types is not None:
-        statement = statement.where(EventCountByTarget.type.in_(counted.types))
-    return read(statement).scalar_one()
+    return read(_of_types(statement, EventCountByTarget, counted)).scalar_one()
 
 
 def _day_total(counted):
-    statement = select(cast(func.coalesce(func.sum(EventCountByDay.n), 0), BigInteger))
-    if counted.types is not None:
-        statement = statement.where(EventCountByDay.type.in_(counted.types))
-    return read(statement).scalar_one()
+    return read(_of_types(select(_summed(EventCountByDay)), EventCountByDay, counted)).scalar_one()
 
 
 def _days(counted, conditions):
@@ -126,10 +130,8 @@ def _days(counted, conditions):
 
     A day the time range covers only in part is counted among its events by `conditions`.
     """
-    # (PostgreSQL sums bigints as numeric.)
-    statement = select(EventCountByDay.day, cast(func.sum(EventCountByDay.n), BigInteger)).group_by(EventCountByDay.day)
-    if counted.types is not None:
-        statement = statement.where(EventCountByDay.type.in_(counted.types))
+    statement = _of_types(select(EventCountByDay.day, _summed(EventCountByDay)), EventCountByDay, counted)
+    statement = statement.group_by(EventCountByDay.day)
     if counted.since:
         statement = statement.where(EventCountByDay.day >= counted.since.date())
     if counted.until:

@@ -10,7 +10,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import delete, insert, select, update
 
-from .cursor import take_positions
+from .cursor import lock_stream
 from .extensions import db
 from .models import AppUsageEvent, Event, PrunedUsageEvent, ServiceUsageEvent, UsageStream
 from .usage import latest_existing_instance_events, latest_started_app_events
@@ -43,7 +43,7 @@ def prune_usage_stream(model, cutoff, batch_size=1000, dry_run=False, progress=N
     keepers = set(db.session.scalars(KEEPERS[model]().with_only_columns(model.id)).all())
     deleted = kept = 0
     while True:
-        take_positions(stream, 0)  # the stream's lock, held for this one batch
+        lock_stream(stream)  # held for this one batch
         horizon = db.session.scalar(select(UsageStream.horizon).where(UsageStream.name == stream))
         old, young = _old_run(model, cutoff, horizon, None if dry_run else batch_size)
         doomed = [row for row in old if row.id not in keepers]

@@ -1,7 +1,7 @@
 """Usage-stream rules shared by purge-and-reseed and retention: which apps run, which instances exist."""
 from sqlalchemy import delete, func, insert, select, update
 
-from .cursor import take_positions
+from .cursor import lock_stream, take_positions
 from .extensions import db
 from .models import AppUsageEvent, PrunedUsageEvent, ServiceUsageEvent, UsageStream
 from .writes import utcnow
@@ -68,7 +68,7 @@ def purge_and_reseed(model):
     stream = model.__tablename__
     latest, reseeded = RESEED[model]
     try:
-        take_positions(stream, 0)  # lock the stream first: no writer may slip in between
+        lock_stream(stream)  # first: no writer may slip in between
         now = utcnow()
         rows = [reseeded(event, now) for event in db.session.scalars(latest().order_by(model.id)).all()]
         db.session.execute(delete(model))

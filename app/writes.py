@@ -9,7 +9,7 @@ from sqlalchemy import insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from .cursor import take_positions
+from .cursor import lock_stream, take_positions
 from .errors import ApiError
 from .extensions import db
 from .models import AppUsageEvent, ServiceUsageEvent, record_columns
@@ -122,7 +122,7 @@ def _insert_usage_events(model, unique):
     if db.engine.dialect.name == "sqlite":
         # One writer at a time: take the database's write lock before reading, or the commit could be
         # refused for a stale snapshot.
-        take_positions(stream, 0)
+        lock_stream(stream)
     stored = _stored(model, unique.keys())
     _refuse_conflicts(unique, stored)
     new_rows = [row for guid, (row, _) in unique.items() if guid not in stored]
