@@ -12,10 +12,10 @@ a time range:
 Anything else (actee, a space and a time range together, a reader who sees only some spaces) is
 counted exactly, by pagination.fetch_page.
 """
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, cast, func, select
+from sqlalchemy import BigInteger, cast, func, select, true
 
 from .extensions import read
 from .models import Event, EventCountByDay, EventCountByTarget
@@ -30,8 +30,22 @@ ONE_DAY = timedelta(days=1)
 
 class Day(NamedTuple):
     start: datetime
-    end: datetime
+    end: datetime | None  # exclusive; None for the last day Python can name, which has no next one
     events: int
+
+    @classmethod
+    def of(cls, date_, events):
+        start = datetime.combine(date_, time(), timezone.utc)
+        # Writes refuse times past 9998, but a reader must survive any time the column holds.
+        return cls(start, start + ONE_DAY if date_ < date.max else None, events)
+
+    def until_end(self):
+        """The condition that an event is no later than this day."""
+        return true() if self.end is None else Event.timestamp < self.end
+
+    def is_cut_by(self, since, until):
+        """Whether the range [since, until) leaves out part of this day."""
+        return bool((since and since > self.start) or (until and (self.end is None or until < self.end)))
 
 
 class CountedFilter(NamedTuple):
@@ -101,7 +115,7 @@ def event_page(identity, clauses, conditions, paging):
         if before + day.events > paging.offset:
             break
         before += day.events
-    from_first_day = Event.timestamp < day.end if descending else Event.timestamp >= day.start
+    from_first_day = day.until_end() if descending else Event.timestamp >= day.start
     return total, select_rows(Event, [*conditions, from_first_day], ORDER_COLUMNS, paging, paging.offset - before)
 
 
@@ -137,12 +151,11 @@ def _days(counted, conditions):
     if counted.until:
         statement = statement.where(EventCountByDay.day <= (counted.until - timedelta.resolution).date())
     days = []
-    for day, n in read(statement.order_by(EventCountByDay.day)).all():
-        start = datetime.combine(day, time(), timezone.utc)
-        end = start + ONE_DAY
-        if (counted.since and counted.since > start) or (counted.until and counted.until < end):
-            n = read(select(func.count()).select_from(Event).where(
-                *conditions, Event.timestamp >= start, Event.timestamp < end)).scalar_one()
-        if n:
-            days.append(Day(start, end, n))
+    for date_, n in read(statement.order_by(EventCountByDay.day)).all():
+        day = Day.of(date_, n)
+        if day.is_cut_by(counted.since, counted.until):
+            day = day._replace(events=read(select(func.count()).select_from(Event).where(
+                *conditions, Event.timestamp >= day.start, day.until_end())).scalar_one())
+        if day.events:
+            days.append(day)
     return days

@@ -5,6 +5,10 @@ from datetime import datetime, timezone
 from marshmallow import ValidationError, fields
 
 MAX_JSON_DEPTH = 32
+# The times the store holds. Every Cloud Foundry event is later than 1970, and the upper bound leaves
+# every stored time a next second and a next day, which a q filter's '>' and the counts' days need.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
+END_OF_TIME = datetime(9999, 1, 1, tzinfo=timezone.utc)  # exclusive
 GUID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
 
@@ -79,10 +83,28 @@ def format_timestamp(value):
     return value.isoformat(timespec="seconds")[:19] + "Z"
 
 
+def parse_time(text):
+    """An aware UTC datetime from ISO 8601 text (UTC when it names no offset); ValueError if it is not
+    one, or lies outside the times the store holds."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{text} is beyond the times Python can hold") from None
+    if not EARLIEST_TIME <= moment < END_OF_TIME:
+        raise ValueError(f"{text} is outside the times the store holds")
+    return moment
+
+
 class Timestamp(fields.Field):
     """A time: read as ISO 8601 (UTC when it names no offset), written as CC does, in whole UTC seconds."""
 
-    default_error_messages = {"invalid": "Not a valid ISO 8601 time."}
+    default_error_messages = {
+        "invalid": "Not a valid ISO 8601 time.",
+        "range": f"Must be between {EARLIEST_TIME:%Y-%m-%dT%H:%M:%SZ} and 9998-12-31T23:59:59Z.",
+    }
 
     def _serialize(self, value, attr, obj, **kwargs):
         return format_timestamp(value)
@@ -91,12 +113,13 @@ class Timestamp(fields.Field):
         if not isinstance(value, str):
             raise self.make_error("invalid")
         try:
-            moment = datetime.fromisoformat(value)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
-            return moment.astimezone(timezone.utc)
-        except (ValueError, OverflowError):
+            datetime.fromisoformat(value)
+        except ValueError:
             raise self.make_error("invalid") from None
+        try:
+            return parse_time(value)
+        except ValueError:
+            raise self.make_error("range") from None
 
 
 class NullAsEmpty(fields.String):

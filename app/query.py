@@ -4,12 +4,13 @@
 a literal `;`. A clause is key, operator, value, split at the leftmost operator.
 """
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import NamedTuple
 
 from sqlalchemy import and_, or_
 
 from .errors import ApiError
+from .fields import parse_time
 from .types import UTCDateTime
 
 # The leftmost of these splits a clause; values may contain ':' (timestamps) or other operators.
@@ -57,15 +58,10 @@ def parse_timestamp(value):
     """Parse an RFC 3339 / ISO 8601 time (UTC when it names no offset), truncated to its whole second."""
     text = _SPACE_FOR_PLUS_OFFSET.sub(r"\1+\2", value.strip())
     try:
-        moment = datetime.fromisoformat(text)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        moment = moment.astimezone(timezone.utc)
-    except (ValueError, OverflowError):
+        # A time the store cannot hold is refused too: no stored event could be compared with it.
+        moment = parse_time(text)
+    except ValueError:
         raise ApiError("BadQueryParameter", value) from None
-    # Year 9999 leaves no room for the whole second after T.
-    if moment.year >= 9999:
-        raise ApiError("BadQueryParameter", value)
     return moment.replace(microsecond=0)
 
 
