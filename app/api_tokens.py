@@ -26,12 +26,12 @@ def create_api_token(user, name):
     return record, token
 
 
-def user_of_api_token(token):
-    """The user an unrevoked API token belongs to, or None."""
-    return db.session.scalar(
-        select(User).join(ApiToken, ApiToken.user_guid == User.guid)
+def active_api_token(token):
+    """(user, record) of an unrevoked API token, or None."""
+    return db.session.execute(
+        select(User, ApiToken).join(ApiToken, ApiToken.user_guid == User.guid)
         .where(ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None))
-    )
+    ).first()
 
 
 def revoke_api_token(guid):

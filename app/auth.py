@@ -3,14 +3,19 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from flask import current_app, g, request
+from sqlalchemy import select
 
 from .config import ConfigError
 from .errors import ApiError
+from .extensions import read
+from .fields import is_storable
+from .models import ApiToken, User
 
 ADMIN = "cloud_controller.admin"
 ADMIN_READ_ONLY = "cloud_controller.admin_read_only"
@@ -60,6 +65,8 @@ class TokenKeys:
     def key_for(self, header):
         """The key a token with this header must verify against, or None when none may."""
         algorithm = header.get("alg")
+        if not isinstance(algorithm, str):
+            return None
         if algorithm == "HS256":
             return self.secret
         if algorithm not in KEY_TYPES:
@@ -90,19 +97,35 @@ class Identity:
 VERIFIED_TOKENS_KEPT = 4096
 
 
-def decode_token(token, keys, audience=AUDIENCE):
-    """Return the verified claims of `token`, or raise ApiError InvalidAuthToken.
+# Claims the service reads, by the JSON type they must have. PyJWT accepts "exp": "1700000000"
+# (a string of digits); such a token must fail at once, not when its cached claims are compared.
+NUMERIC_CLAIMS = ("exp", "nbf", "iat")
+STRING_CLAIMS = ("user_id", "user_name", "email", "client_id", "api_token")
 
-    Signature, expiry, not-before and audience are all checked.
+
+class Verified(NamedTuple):
+    claims: dict
+    # A token of the built-in issuer that its user's deletion revokes (see `revoked`).
+    revocable: bool
+
+
+def verify_token(token, keys, audience=AUDIENCE):
+    """The verified claims of `token`, or raise ApiError InvalidAuthToken.
+
+    Signature, expiry, not-before and audience are all checked, and the type of every claim read.
     """
-    claims = keys.verified.get((token, audience))
-    if claims is not None and claims["exp"] > time.time():
-        return claims
-    claims = _verify(token, keys, audience)
+    verified = keys.verified.get((token, audience))
+    if verified is not None and verified.claims["exp"] > time.time():
+        return verified
+    verified = _verify(token, keys, audience)
     if len(keys.verified) >= VERIFIED_TOKENS_KEPT:
         keys.verified.clear()
-    keys.verified[(token, audience)] = claims
-    return claims
+    keys.verified[(token, audience)] = verified
+    return verified
+
+
+def _is_number(value):
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _verify(token, keys, audience):
@@ -118,7 +141,14 @@ def _verify(token, keys, audience):
     scopes = claims.get("scope", [])
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise ApiError("InvalidAuthToken")
-    return claims
+    if not all(_is_number(claims[name]) for name in NUMERIC_CLAIMS if name in claims):
+        raise ApiError("InvalidAuthToken")
+    # Names and ids reach SQL (visibility): they must be strings the store could hold.
+    if not all(isinstance(claims[name], str) and is_storable(claims[name])
+               for name in STRING_CLAIMS if claims.get(name) is not None):
+        raise ApiError("InvalidAuthToken")
+    # Only a token signed with our own secret can be one of the built-in issuer's.
+    return Verified(claims, header["alg"] == "HS256" and claims.get("revocable") is True)
 
 
 def _identity_from_claims(claims):
@@ -140,9 +170,21 @@ def current_identity():
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError("InvalidAuthToken")
-        claims = decode_token(token.strip(), current_app.extensions["token_keys"])
-        g.identity = _identity_from_claims(claims)
+        verified = verify_token(token.strip(), current_app.extensions["token_keys"])
+        if verified.revocable and revoked(verified.claims):
+            raise ApiError("InvalidAuthToken")
+        g.identity = _identity_from_claims(verified.claims)
     return g.identity
+
+
+def revoked(claims):
+    """Whether a revocable token's user was deleted since (or the API token it was exchanged for
+    revoked): one lookup by primary key, on every request, so every worker sees it at once."""
+    user = select(User.guid).where(User.guid == claims.get("user_id"))
+    if claims.get("api_token"):
+        user = user.join(ApiToken, ApiToken.user_guid == User.guid).where(
+            ApiToken.guid == claims["api_token"], ApiToken.revoked_at.is_(None))
+    return read(user).first() is None
 
 
 def require_scope(scopes):
@@ -153,8 +195,13 @@ def require_scope(scopes):
     return identity
 
 
-def issue_token(secret, scopes, user_id=None, user_name=None, email=None, client_id="cf", expires_in=3600, jti=None):
-    """Sign an access token with UAA's claim layout (the built-in issuer, local use and tests)."""
+def issue_token(secret, scopes, user_id=None, user_name=None, email=None, client_id="cf", expires_in=3600, jti=None,
+                revocable=False, api_token=None):
+    """Sign an access token with UAA's claim layout (the built-in issuer, local use and tests).
+
+    A `revocable` token (UAA's claim) stops working when its user is deleted, or its `api_token`
+    revoked; tokens for users the issuer does not know (`flask token`, tests) are not revocable.
+    """
     now = int(time.time())
     claims = {
         "jti": jti or uuid.uuid4().hex,
@@ -176,4 +223,8 @@ def issue_token(secret, scopes, user_id=None, user_name=None, email=None, client
         )
     else:
         claims.update(sub=client_id, grant_type="client_credentials")
+    if revocable:
+        claims["revocable"] = True
+    if api_token:
+        claims["api_token"] = api_token
     return jwt.encode(claims, secret, algorithm="HS256")

@@ -3,14 +3,14 @@ import uuid
 
 import click
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from .api_tokens import create_api_token, revoke_api_token
 from .auth import issue_token
 from .extensions import db
 from .importer import import_command
 from .issuer import hash_secret
-from .models import Client, User
+from .models import Client, Role, User
 from .pruning import prune_command
 from .writes import utcnow
 
@@ -59,6 +59,20 @@ def create_user_command(name, password, scopes, email):
     """Create a user (or reset an existing one's password and scopes)."""
     user = create_user(name, password, scopes, email)
     click.echo(f"user {user.username} ({user.guid}) with scopes {user.scopes}")
+
+
+@users_group.command("delete")
+@click.argument("name")
+def delete_user_command(name):
+    """Delete a user; its access, refresh and API tokens stop working at once, and its roles go."""
+    user = db.session.scalar(select(User).where(User.username == name))
+    if user is None:
+        raise click.ClickException(f"no user {name!r}")
+    # API tokens go with the user (their foreign key cascades); revocable tokens name a user who is gone.
+    db.session.execute(delete(Role).where(Role.user_guid == user.guid))
+    db.session.delete(user)
+    db.session.commit()
+    click.echo(f"user {name} ({user.guid}) deleted; its tokens no longer work")
 
 
 @click.group("clients")

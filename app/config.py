@@ -32,13 +32,13 @@ def token_secret(value):
     return value
 
 
-def port(value):
+def integer(name, value, minimum, maximum):
     try:
         number = int(value)
     except ValueError:
-        raise ConfigError(f"PORT must be a number, not {value!r}") from None
-    if not 1 <= number <= 65535:
-        raise ConfigError(f"PORT must be between 1 and 65535, not {number}")
+        raise ConfigError(f"{name} must be a number, not {value!r}") from None
+    if not minimum <= number <= maximum:
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, not {number}")
     return number
 
 
@@ -46,6 +46,13 @@ def switch(name, value):
     if value not in ("on", "off"):
         raise ConfigError(f"{name} must be 'on' or 'off', not {value!r}")
     return value == "on"
+
+
+# A batch of 1000 of the largest events Cloud Controller writes (an app update with its whole request,
+# a few kB) fits several times over; a body beyond it is refused before it is read.
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+# UAA's default is 12 hours; an hour bounds what a leaked token is worth, and every cf tool refreshes.
+DEFAULT_ACCESS_TOKEN_VALIDITY = 3600
 
 
 def from_environment(environ, instance_path):
@@ -59,5 +66,10 @@ def from_environment(environ, instance_path):
         "UAA_URL": environ.get("UAA_URL"),
         "DOPPLER_LOGGING_ENDPOINT": environ.get("DOPPLER_LOGGING_ENDPOINT"),
         "APP_SSH_ENDPOINT": environ.get("APP_SSH_ENDPOINT"),
-        "PORT": port(environ.get("PORT", "8080")),
+        "PORT": integer("PORT", environ.get("PORT", "8080"), 1, 65535),
+        "MAX_BODY_BYTES": integer("MAX_BODY_BYTES", environ.get("MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)),
+                                  1024, 2**31 - 1),
+        "ACCESS_TOKEN_VALIDITY": integer(
+            "ACCESS_TOKEN_VALIDITY", environ.get("ACCESS_TOKEN_VALIDITY", str(DEFAULT_ACCESS_TOKEN_VALIDITY)),
+            60, 7 * 24 * 3600),
     }

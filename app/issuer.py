@@ -21,7 +21,6 @@ from .writes import utcnow
 
 bp = Blueprint("oauth", __name__)
 
-ACCESS_TOKEN_SECONDS = 12 * 3600
 REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
 # A refresh token is signed like an access token but for another audience, so it is never
 # accepted as a bearer token.
@@ -101,10 +100,12 @@ def _granted_scopes(allowed, requested):
 
 def _token_response(client, scopes, user=None):
     secret = current_app.config["TOKEN_SECRET"]
+    lifetime = current_app.config["ACCESS_TOKEN_VALIDITY"]
     jti = uuid.uuid4().hex
+    # A user's tokens die with the user (`flask users delete`), not only when they expire.
     access_token = issue_token(secret, scopes, user_id=user and user.guid, user_name=user and user.username,
                                email=user and user.email, client_id=client.client_id,
-                               expires_in=ACCESS_TOKEN_SECONDS, jti=jti)
+                               expires_in=lifetime, jti=jti, revocable=user is not None)
     body = {"access_token": access_token, "token_type": "bearer"}
     if user is not None:
         now = int(time.time())
@@ -112,7 +113,7 @@ def _token_response(client, scopes, user=None):
             {"jti": f"{jti}-r", "sub": user.guid, "user_id": user.guid, "client_id": client.client_id,
              "scope": scopes, "aud": [REFRESH_AUDIENCE], "iat": now, "exp": now + REFRESH_TOKEN_SECONDS},
             secret, algorithm="HS256")
-    body.update(expires_in=ACCESS_TOKEN_SECONDS, scope=" ".join(scopes), jti=jti)
+    body.update(expires_in=lifetime, scope=" ".join(scopes), jti=jti)
     return json_response(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 

@@ -96,6 +96,44 @@ def test_a_bad_token_is_an_invalid_auth_token(client, two_events, authorization)
     assert list_with(client, authorization) == (401, INVALID_TOKEN)
 
 
+def signed_with_header(claims, header):
+    """A token signed with the secret whatever its header says (PyJWT refuses to make odd headers)."""
+    import hashlib
+    import hmac
+
+    signing_input = f"{b64url(header)}.{b64url(claims)}"
+    signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+
+@pytest.mark.parametrize("header", [
+    ["HS256"], {"alg": ["HS256"]}, {"alg": 256}, {"alg": None}, {"alg": {"name": "HS256"}}, {"alg": True},
+    {"alg": "HS256", "kid": 1}, {"alg": "HS256", "kid": ["a"]}, {"alg": "HS256", "kid": {"a": 1}},
+    {"alg": "RS256", "kid": ["a"]}, "HS256", 7, None, {"alg": "HS256", "crit": "exp"},
+], ids=repr)
+def test_a_malformed_jose_header_is_an_invalid_auth_token(client, two_events, header):
+    assert list_with(client, "bearer " + signed_with_header(uaa_claims(), header)) == (401, INVALID_TOKEN)
+    # The unsigned form of the issue's report too.
+    assert list_with(client, f"bearer {b64url(header)}.e30.") == (401, INVALID_TOKEN)
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", ["digits", "3.5e9", True, [1], {"t": 1}], ids=repr)
+def test_a_time_claim_that_is_not_a_number_is_refused_on_first_sight(client, two_events, claim, value):
+    wrong = str(int(time.time()) + 3600) if value == "digits" else value
+    token = "bearer " + signed(uaa_claims(**{claim: wrong}))
+    # Twice: the second use would come from the cache of verified claims.
+    assert list_with(client, token) == (401, INVALID_TOKEN)
+    assert list_with(client, token) == (401, INVALID_TOKEN)
+
+
+@pytest.mark.parametrize("claim, value", [("user_id", ["u1"]), ("user_id", 7), ("user_id", "u\x00"),
+                                          ("user_name", {"a": 1}), ("client_id", ["cf"]), ("email", 1),
+                                          ("user_id", "u" * 256)])
+def test_a_name_claim_that_is_not_a_storable_string_is_refused(client, two_events, claim, value):
+    assert list_with(client, "bearer " + signed(uaa_claims(scope=[READ], **{claim: value}))) == (401, INVALID_TOKEN)
+
+
 def test_a_token_that_expires_is_refused_with_the_exact_body_clients_refresh_on(client, two_events):
     response = client.get("/v2/events", headers={"Authorization": "bearer " + signed(uaa_claims(exp=1))})
     assert response.status_code == 401

@@ -65,8 +65,8 @@ def test_cloudfoundry_client_pages_usage_events_after_a_cursor(cf, client, admin
 
 
 @pytest.mark.usefixtures("events")
-def test_cloudfoundry_client_refreshes_its_token_after_a_401(cf, monkeypatch, live_url):
-    monkeypatch.setattr(issuer, "ACCESS_TOKEN_SECONDS", 1)
+def test_cloudfoundry_client_refreshes_its_token_after_a_401(cf, app, monkeypatch, live_url):
+    monkeypatch.setitem(app.config, "ACCESS_TOKEN_VALIDITY", 1)
     refreshes = []
     refresh = issuer._refreshed_user
     monkeypatch.setattr(issuer, "_refreshed_user", lambda *args: refreshes.append(args) or refresh(*args))

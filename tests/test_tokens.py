@@ -134,7 +134,7 @@ def test_password_grant_issues_uaa_shaped_tokens(client, alice):
     body = response.get_json()
     assert response.status_code == 200
     assert list(body) == ["access_token", "token_type", "refresh_token", "expires_in", "scope", "jti"]
-    assert (body["token_type"], body["scope"], body["expires_in"]) == ("bearer", f"{READ} {ADMIN}", 43200)
+    assert (body["token_type"], body["scope"], body["expires_in"]) == ("bearer", f"{READ} {ADMIN}", 3600)
     claims = jwt.decode(body["access_token"], SECRET, algorithms=["HS256"], audience="cloud_controller")
     assert (claims["user_id"], claims["user_name"], claims["email"], claims["scope"], claims["jti"]) == (
         alice.guid, "alice", "alice@example.com", [READ, ADMIN], body["jti"])
@@ -215,6 +215,47 @@ def test_users_create_command(app):
     client = app.test_client()
     body = token_request(client, grant_type="password", username="bob", password="pw").get_json()
     assert body["scope"] == READ
+
+
+def test_the_access_token_lifetime_is_configurable(client, app, alice, monkeypatch):
+    monkeypatch.setitem(app.config, "ACCESS_TOKEN_VALIDITY", 600)
+    body = token_request(client, grant_type="password", username="alice", password="wonderland").get_json()
+    claims = jwt.decode(body["access_token"], SECRET, algorithms=["HS256"], audience="cloud_controller")
+    assert body["expires_in"] == 600 and claims["exp"] - claims["iat"] == 600
+
+
+@pytest.mark.parametrize("value, message", [("59", "between 60 and"), ("soon", "must be a number")])
+def test_a_bad_access_token_lifetime_stops_the_service(session_app, monkeypatch, value, message):
+    monkeypatch.setenv("ACCESS_TOKEN_VALIDITY", value)
+    with pytest.raises(ConfigError, match=message):
+        make_app(session_app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+def test_deleting_a_user_revokes_its_tokens_at_once(client, app, alice):
+    body = token_request(client, grant_type="password", username="alice", password="wonderland").get_json()
+    assert client.get("/v2/events", headers=bearer(body["access_token"])).status_code == 200
+    result = app.test_cli_runner().invoke(args=["users", "delete", "alice"])
+    assert result.exit_code == 0, result.output
+    # The access token verified a moment ago (and kept in the cache of verified claims) is dead,
+    response = client.get("/v2/events", headers=bearer(body["access_token"]))
+    assert (response.status_code, response.get_json()["code"]) == (401, 1000)
+    # and so is its refresh token.
+    refreshed = token_request(client, grant_type="refresh_token", refresh_token=body["refresh_token"])
+    assert (refreshed.status_code, refreshed.get_json()["error"]) == (401, "invalid_token")
+    assert app.test_cli_runner().invoke(args=["users", "delete", "alice"]).exit_code != 0
+
+
+def test_a_user_made_again_under_the_same_name_does_not_revive_old_tokens(client, app, alice):
+    old = token_request(client, grant_type="password", username="alice", password="wonderland").get_json()
+    app.test_cli_runner().invoke(args=["users", "delete", "alice"])
+    create_user("alice", "wonderland", [READ])
+    assert client.get("/v2/events", headers=bearer(old["access_token"])).status_code == 401
+
+
+def test_tokens_for_users_the_issuer_does_not_know_are_not_revocable(client, app):
+    # `flask token` signs for any user id (and tests do); there is no user to delete.
+    printed = app.test_cli_runner().invoke(args=["token", "--user-id", "someone"]).output.strip()
+    assert client.get("/v2/events", headers=bearer(printed)).status_code == 200
 
 
 # Discovery.

@@ -129,10 +129,16 @@ def test_token_exchange_and_revocation(app, client):
     assert response.status_code == 200 and list(response.get_json()) == ["token"]
     bearer = {"Authorization": "Bearer " + response.get_json()["token"]}
     assert client.get("/v1/events", headers=bearer).status_code == 200
-    token_id = next(line.split()[2] for line in app.test_cli_runner().invoke(
-        args=["tokens", "create", "--user", "carol"]).output.splitlines() if line.startswith("API token"))
+    created = app.test_cli_runner().invoke(args=["tokens", "create", "--user", "carol"]).output.splitlines()
+    token_id, second = next(line.split()[2] for line in created if line.startswith("API token")), created[-1]
+    second_bearer = {"Authorization": "Bearer " + client.post(
+        "/v1/tokens/exchange", headers=basic(second)).get_json()["token"]}
     assert app.test_cli_runner().invoke(args=["tokens", "revoke", token_id]).exit_code == 0
     assert app.test_cli_runner().invoke(args=["tokens", "revoke", token_id]).exit_code != 0
+    # The bearer token exchanged for the revoked API token ends with it; the other one does not.
+    assert client.get("/v1/events", headers=second_bearer).status_code == 401
+    assert client.get("/v1/events", headers=bearer).status_code == 200
+    assert client.post("/v1/tokens/exchange", headers=basic(second)).status_code == 401
     wrong = client.post("/v1/tokens/exchange", headers=basic("tk-us-wrong"))
     assert (wrong.status_code, wrong.get_json()) == (401, {"error": "Invalid Auth Token"})
 

@@ -1,7 +1,7 @@
 """POST /v1/tokens/exchange: an API token (HTTP Basic, empty user) for an hour-long bearer token."""
 from flask import current_app, request
 
-from ...api_tokens import user_of_api_token
+from ...api_tokens import active_api_token
 from ...auth import issue_token
 from ...errors import ApiError
 from ...responses import json_response
@@ -15,12 +15,14 @@ def exchange_token():
     if not current_app.config["TOKEN_ISSUER"]:
         raise ApiError("NotFound")
     credentials = request.authorization
-    user = None
+    found = None
     if credentials is not None and credentials.type == "basic" and credentials.password:
-        user = user_of_api_token(credentials.password)
-    if user is None:
+        found = active_api_token(credentials.password)
+    if found is None:
         raise ApiError("InvalidAuthToken")
+    user, api_token = found
+    # Revoking the API token (or deleting its user) ends the bearer token too.
     token = issue_token(current_app.config["TOKEN_SECRET"], user.scopes.split(), user_id=user.guid,
                         user_name=user.username, email=user.email, client_id="scalingo",
-                        expires_in=EXCHANGED_TOKEN_SECONDS)
+                        expires_in=EXCHANGED_TOKEN_SECONDS, revocable=True, api_token=api_token.guid)
     return json_response({"token": token})
