@@ -8,13 +8,15 @@ from . import config as settings
 
 def create_app(config=None):
     """Build the application; `config` (a mapping) overrides settings read from the environment."""
-    app = Flask(__name__, instance_relative_config=True)
+    # No static folder: nothing here is served from files (Flask would add a route for one).
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(settings.from_environment(os.environ, app.instance_path))
     app.config.update(config or {})
     register_settings(app)
     register_extensions(app)
     register_responses(app)
+    register_limits(app)
     register_blueprints(app)
     register_commands(app)
     return app
@@ -29,7 +31,6 @@ def register_settings(app):
     # The built-in issuer signs with TOKEN_SECRET; it is off in production, where a UAA's keys
     # are configured instead.
     app.config["TOKEN_ISSUER"] = bool(app.config.get("TOKEN_ISSUER", True) and keys.secret and not keys.external)
-    app.config.setdefault("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         "json_deserializer": load_stored_json,
         **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
@@ -50,6 +51,12 @@ def register_responses(app):
 
     errors.init_app(app)
     responses.init_app(app)
+
+
+def register_limits(app):
+    from . import limits
+
+    limits.init_app(app)
 
 
 def register_blueprints(app):

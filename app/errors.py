@@ -44,6 +44,11 @@ CATALOGUE = {
     "EventConflict": ErrorDetails(230003, 409, "An event with guid %s already exists with different content"),
     "MethodNotAllowed": ErrorDetails(990405, 405, "The %s method is not allowed for this resource"),
     "RequestTooLarge": ErrorDetails(990413, 413, "The request body is larger than %s bytes"),
+    # What the HTTP server in front of the app refuses before the app sees a request (serving.py).
+    "RequestLineTooLong": ErrorDetails(990414, 414, "The request line is longer than %s bytes"),
+    "RequestHeadersTooLarge": ErrorDetails(990431, 431, "The request headers are over the limit: %s"),
+    "RequestTimeout": ErrorDetails(990408, 408, "The request was not received in time"),
+    "BadRequest": ErrorDetails(990400, 400, "The request is not valid HTTP: %s"),
 }
 
 # CC's own name for its catch-all error carries no "CF-" prefix.
@@ -61,13 +66,15 @@ class UaaError(Exception):
 class ApiError(Exception):
     """A client-facing error from the catalogue, with the arguments of its template.
 
-    `fields` ({field: [message]}) carries validation failures for dialects that list them apart.
+    `fields` ({field: [message]}) carries validation failures for dialects that list them apart;
+    `headers` go out with the response (a 405's Allow).
     """
 
-    def __init__(self, name, *args, fields=None):
+    def __init__(self, name, *args, fields=None, headers=None):
         super().__init__(name, *args)
         self.name = name
         self.fields = fields
+        self.headers = headers
         self.details = CATALOGUE[name]
         self.description = self.details.template % args if "%s" in self.details.template else self.details.template
 
@@ -76,39 +83,54 @@ class ApiError(Exception):
         return self.details.status
 
 
-def render_v2(error):
+def v2_body(error):
+    """CC's v2 shape: {"description", "error_code", "code"}."""
     error_code = error.name if error.name in UNPREFIXED else "CF-" + error.name
-    body = {"description": error.description, "error_code": error_code, "code": error.details.code}
-    return json_response(body, error.status)
+    return {"description": error.description, "error_code": error_code, "code": error.details.code}
 
 
 # Scalingo's "not found" names the kind of resource that was missing.
 V1_MISSING_RESOURCES = {"AppNotFound": "app", "EventNotFound": "event"}
 
 
-def render_v1(error):
+def v1_body(error):
     """Scalingo's shapes: {"error": …}, 404 {"resource", "error"}, 422 {"errors": {field: [msg]}}."""
     if error.name in V1_MISSING_RESOURCES:
-        body = {"resource": V1_MISSING_RESOURCES[error.name], "error": "not found"}
-    elif error.fields is not None:
-        body = {"errors": error.fields}
-    else:
-        body = {"error": error.description}
-    return json_response(body, error.status)
+        return {"resource": V1_MISSING_RESOURCES[error.name], "error": "not found"}
+    if error.fields is not None:
+        return {"errors": error.fields}
+    return {"error": error.description}
 
 
-def render_uaa(error):
+def uaa_body(error):
+    """UAA's shape, {"error", "error_description"}; a catalogue error gets its name in snake case
+    ("not_found" when the issuer is off, say)."""
     if isinstance(error, ApiError):
-        # A catalogue error on the token endpoint ("NotFound" when the issuer is off, say).
         error = UaaError(error.status, re.sub(r"(?<!^)(?=[A-Z])", "_", error.name).lower(), error.description)
-    return json_response({"error": error.error, "error_description": error.description}, error.status)
+    return {"error": error.error, "error_description": error.description}
+
+
+# Each dialect's errors keep its own shape, whichever part of the app, or the HTTP server in front of
+# it (serving.py), answers them. The first prefix a path starts with decides; v2 is the default.
+DIALECTS = (("/oauth/", uaa_body), ("/v1/", v1_body))
+
+
+def error_body(path, error):
+    for prefix, body in DIALECTS:
+        if path.startswith(prefix):
+            return body(error)
+    return v2_body(error)
+
+
+def render_v2(error):
+    return json_response(v2_body(error), error.status)
 
 
 def _from_http_exception(exc):
     if exc.code == 404:
         return ApiError("NotFound")
     if exc.code == 405:
-        return ApiError("MethodNotAllowed", request.method)
+        return ApiError("MethodNotAllowed", request.method, headers={"Allow": ", ".join(exc.valid_methods or ())})
     if exc.code == 413:
         return ApiError("RequestTooLarge", request.max_content_length)
     if exc.code == 400:
@@ -127,7 +149,7 @@ def _is_database_outage(exc):
 def handle_exception(exc):
     """Render any exception as an error of the request's dialect; nothing internal leaks."""
     if isinstance(exc, UaaError):
-        return render_uaa(exc)
+        return json_response(uaa_body(exc), exc.status)
     if isinstance(exc, ApiError):
         error = exc
     elif isinstance(exc, HTTPException):
@@ -140,16 +162,7 @@ def handle_exception(exc):
     else:
         log.exception("unhandled error on %s %s", request.method, request.path)
         error = ApiError("UnknownError")
-    return _renderer_for(request.path)(error)
-
-
-def _renderer_for(path):
-    """Each dialect's errors keep its own shape, whichever part of the app raised them."""
-    if path.startswith("/oauth/"):
-        return render_uaa
-    if path.startswith("/v1/"):
-        return render_v1
-    return render_v2
+    return json_response(error_body(request.path, error), error.status, headers=error.headers)
 
 
 def init_app(app):

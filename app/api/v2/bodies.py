@@ -2,10 +2,10 @@
 import json
 import math
 
-from flask import request
 from marshmallow import ValidationError
 
 from ...errors import ApiError
+from ...limits import read_body
 from ...responses import json_response
 from ...writes import MAX_BATCH
 
@@ -42,7 +42,7 @@ def parse_json(text):
 def load_write_body(schema):
     """Return (items, is_batch): the validated objects of the body, or raise one error naming every bad field."""
     try:
-        document = parse_json(request.get_data(cache=False) or b"null")
+        document = parse_json(read_body() or b"null")
     except (ValueError, RecursionError) as error:
         raise ApiError(
             "MessageParseError", str(error) if isinstance(error, ValueError) else "nested too deeply"
