@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg setup.py | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test bench lint db-upgrade clean
+.PHONY: help install system-packages run test bench lint db-upgrade clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,10 +24,21 @@ $(JS_CLIENTS): tests/js/package.json tests/js/package-lock.json
 
 install: $(STAMP) ## Create the virtualenv and install the package with its test tools
 
+# What the suite runs besides Python and Node: PostgreSQL's server binaries and nginx, from Debian's
+# packages, installed when missing (as root, as CI runs). A missing one fails the suite, never skips it.
+system-packages: ## Install the Debian packages the suite needs (postgresql, nginx) when they are missing
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
 run: install ## Serve on http://127.0.0.1:8080 (PORT overrides) with SQLite and demo data
 	$(BIN)/python -m app.embedded
 
-test: install $(JS_CLIENTS) ## Run the whole suite on PostgreSQL (a throwaway cluster, or TEST_DATABASE_URL) and SQLite
+test: install system-packages $(JS_CLIENTS) ## Run the whole suite on PostgreSQL (a throwaway cluster, or TEST_DATABASE_URL) and SQLite
 	$(BIN)/python -m pytest
 
 bench: install ## Benchmark at 1 M events (--scale 10m via BENCH_ARGS), writing bench/RESULTS.md

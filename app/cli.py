@@ -12,6 +12,7 @@ from .importer import import_command
 from .issuer import hash_secret
 from .models import Client, Role, User
 from .pruning import prune_command
+from .serving import nginx_config
 from .writes import utcnow
 
 
@@ -133,6 +134,15 @@ events_group.add_command(import_command)
 events_group.add_command(prune_command)
 
 
+@click.command("nginx-config")
+@click.option("--listen", default="80", show_default=True, help="What nginx listens on (a port, or address:port).")
+@click.option("--upstream", default="127.0.0.1:8000", show_default=True,
+              help="Where gunicorn listens (address:port, or unix:/path/to.sock).")
+def nginx_config_command(listen, upstream):
+    """Print the nginx server block that fronts gunicorn in production (see README)."""
+    click.echo(nginx_config(listen, upstream, current_app.config["MAX_BODY_BYTES"]), nl=False)
+
+
 def init_app(app):
-    for command in (token_command, users_group, clients_group, tokens_group, events_group):
+    for command in (token_command, users_group, clients_group, tokens_group, events_group, nginx_config_command):
         app.cli.add_command(command)

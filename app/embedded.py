@@ -62,9 +62,11 @@ def main():
         flush=True,
     )
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
-    # Two workers suit the two-core machines this runs on; SQLite in WAL mode lets them share the file.
-    os.execv(gunicorn, [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                        "--access-logfile", "-", "wsgi:app"])
+    # The production settings (gunicorn.conf.py) without nginx in front: fine on loopback, but not
+    # proof against slow clients (README). Two workers suit the two-core machines this runs on;
+    # SQLite in WAL mode lets them share the file.
+    os.execv(gunicorn, [gunicorn, "--config", os.path.join(os.path.dirname(INSTANCE), "gunicorn.conf.py"),
+                        "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "-", "wsgi:app"])
 
 
 if __name__ == "__main__":
