@@ -44,10 +44,10 @@ def make_event(guid, seconds, **fields):
 
 
 def resource(guid, timestamp, **entity):
-    """The v2 resource SPEC 2.1 and 3 describe for an event made by make_event."""
+    """The v2 resource SPEC 2.1 and 3 describe for an event made by make_event (created when it happened,
+    whenever the store received it)."""
     return {
-        "metadata": {"guid": guid, "url": f"/v2/events/{guid}", "created_at": "2016-06-08T17:00:00Z",
-                     "updated_at": "2016-06-08T17:00:00Z"},
+        "metadata": {"guid": guid, "url": f"/v2/events/{guid}", "created_at": timestamp, "updated_at": timestamp},
         "entity": {
             "type": "audit.app.update", "actor": "user-guid", "actor_type": "user", "actor_name": "user@example.com",
             "actor_username": "user", "actee": "app-guid", "actee_type": "app", "actee_name": "my-app",

@@ -13,9 +13,10 @@ EVENT_TYPE = Regexp(r"^[a-z0-9][a-z0-9._/ -]*$", error="Must be lower case lette
 class EventMetadataSchema(Schema):
     guid = fields.String()
     url = fields.Function(lambda event: f"/v2/events/{event.guid}")
-    created_at = Timestamp()
-    # Events are never changed after they are written.
-    updated_at = fields.Function(lambda event: format_timestamp(event.created_at))
+    # CC creates an event at the instant it records (its created_at is its timestamp), and never
+    # changes it; the time cf-events stored it is not part of the event, so a copy reads the same.
+    created_at = Timestamp(attribute="timestamp")
+    updated_at = fields.Function(lambda event: format_timestamp(event.timestamp))
 
 
 class EventEntitySchema(Schema):
@@ -42,18 +43,25 @@ class EventWriteSchema(Schema):
         unknown = RAISE
 
     guid = Guid()
+    # CC's Event model requires these four to be present and not blank.
     type = Text(required=True, validate=EVENT_TYPE)
     actor = Text(required=True)
     actor_type = Text(required=True)
-    actor_name = Text(allow_none=True, load_default=None)
-    actor_username = Text(allow_none=True, load_default=None)
+    # CC writes '' where it knows no name: a client's token has no user name (UserAuditInfo's
+    # `|| ''`), and a broker acting has no user at all.
+    actor_name = Text(allow_none=True, allow_empty=True, load_default=None)
+    actor_username = Text(allow_none=True, allow_empty=True, load_default=None)
     actee = Text(required=True)
     actee_type = Text(required=True)
     actee_name = Text(allow_empty=True, load_default="")
     timestamp = Timestamp()
     metadata = JsonObject(load_default=dict, data_key="metadata", attribute="data")
-    space_guid = Text(allow_none=True, load_default=None)
-    organization_guid = Text(allow_none=True, load_default=None)
+    # Events of no space (buildpacks, brokers, plans, an organization's own) carry '' in CC and in our
+    # own output; the store keeps NULL for them, so that q=space_guid: finds them.
+    space_guid = Text(allow_none=True, allow_empty=True, load_default=None)
+    organization_guid = Text(allow_none=True, allow_empty=True, load_default=None)
+    # The 2014 API pages show it: derived from space_guid, checked against it, never stored.
+    space_url = fields.String(load_only=True, allow_none=True)
 
     # Present only when a writer mixed both vocabularies; it always fails, saying so.
     vocabulary = fields.Raw(load_only=True, validate=lambda message: _refuse(message))
@@ -65,6 +73,11 @@ class EventWriteSchema(Schema):
         return scalingo_to_store(document) if is_scalingo_event(document) else document
 
     @validates_schema
+    def _check_space_url(self, event, **kwargs):
+        if event.get("space_url") and event["space_url"] != f"/v2/spaces/{event.get('space_guid') or ''}":
+            raise ValidationError("Must be /v2/spaces/ followed by the event's space_guid.", "space_url")
+
+    @validates_schema
     def _check_known_type(self, event, **kwargs):
         # A known type's metadata must carry its fields with their JSON types; unknown types pass.
         problems = check(event.get("type"), event.get("data"))
@@ -72,7 +85,11 @@ class EventWriteSchema(Schema):
             raise ValidationError(problems, "metadata")
 
     @post_load
-    def _redact(self, event, **kwargs):
+    def _store(self, event, **kwargs):
+        event.pop("space_url", None)
+        for name in ("space_guid", "organization_guid"):
+            if event[name] == "":
+                event[name] = None
         event["data"] = redact(event["type"], event["data"])
         return event
 
