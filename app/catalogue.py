@@ -18,8 +18,10 @@ How "required" was decided:
   so they are optional unless CC builds the request hash itself (`request.recursive`).
 - Scalingo: required unless the reference marks the field optional or conditional ("if user exists",
   "if an addon restarted the app"), or one of the reference's own examples for the type leaves it out.
-  Where an example uses another name than the table (`name` for hostname in new_domain, `value` for
-  amount in add_credit, `linker_username` for unlinker_username), the example is taken as the typo.
+  Scalingo's examples are what its API is known to have sent, so they win over its tables, even where
+  they look like slips (`name` for hostname in new_domain, `value` for amount in add_credit,
+  `linker_username` for unlinker_username, another type's data under rename_app, new_addon,
+  edit_variable and run): every example event of the reference is accepted as written.
 - JSON null is accepted for every field, present or not required: CC writes null for absent values
   (a deployment's droplet_guid, a mapping's weight, a purge's request) and Scalingo does as well
   (`scope: null` means all, an HDS contact's address_line2).
@@ -154,8 +156,10 @@ MANIFEST = "manifest_triggered?:boolean"
 PROCESS = "process_guid process_type"
 # Diego's payloads (crashed, rescheduling, readiness changed); CC adds the process `version`.
 # Older CCs wrote the instance as a number and the exit status as a string (see the 2014 API page):
-# both spellings are accepted, so history imports.
-CRASH = "instance:scalar index:integer cell_id? exit_status:scalar exit_description reason"
+# both spellings are accepted, so history imports. Today's Diego never sends exit_status (tps'
+# watcher.go leaves it unset, and its struct omits it empty), and CCs before 2021 stored Diego's
+# payload as it came, which may lack exit_description.
+CRASH = "instance:scalar index:integer cell_id? exit_status?:scalar exit_description? reason"
 MAPPING = "route_guid app_port:integer route_mapping_guid? destination_guid process_type weight:integer protocol? " \
     "route_options?:object " + MANIFEST
 ROUTE_REQUEST = "request:object request.host? request.domain_guid? request.space_guid? request.path? " \
@@ -251,21 +255,23 @@ _CC = [
     ("audit.app.upload-bits", "deployment", "App bits uploaded", "package_guid"),
     # The manifest is recorded as YAML text, its `env` already hidden by CC.
     ("audit.app.apply_manifest", "app", "Manifest applied", "request:object request.manifest"),
-    ("audit.app.ssh-authorized", "process", "SSH access granted", "index:integer"),
-    ("audit.app.ssh-unauthorized", "process", "SSH access denied", "index:integer"),
+    # The index as CC read it from the URL: a string ("2").
+    ("audit.app.ssh-authorized", "process", "SSH access granted", "index:scalar"),
+    ("audit.app.ssh-unauthorized", "process", "SSH access denied", "index:scalar"),
     ("audit.buildpack.create", "platform", "Buildpack created", BUILDPACK_REQUEST),
     ("audit.buildpack.update", "platform", "Buildpack updated", BUILDPACK_REQUEST),
     ("audit.buildpack.delete", "platform", "Buildpack deleted"),
     ("audit.buildpack.upload", "platform", "Buildpack uploaded", "request:object"),
     ("audit.service.create", "marketplace", "Service created", SERVICE_CHANGES),
     ("audit.service.update", "marketplace", "Service updated", SERVICE_CHANGES),
-    ("audit.service.delete", "marketplace", "Service deleted", "request:object request.purge?:boolean"),
+    # A broker's catalogue sync deletes services and plans with empty metadata.
+    ("audit.service.delete", "marketplace", "Service deleted", "request?:object request.purge?:boolean"),
     ("audit.service_broker.create", "marketplace", "Service broker created", BROKER_REQUEST),
     ("audit.service_broker.update", "marketplace", "Service broker updated", BROKER_REQUEST),
     ("audit.service_broker.delete", "marketplace", "Service broker deleted", "request:object"),
     ("audit.service_plan.create", "marketplace", "Service plan created", PLAN_CHANGES),
     ("audit.service_plan.update", "marketplace", "Service plan updated", PLAN_CHANGES),
-    ("audit.service_plan.delete", "marketplace", "Service plan deleted", "request:object"),
+    ("audit.service_plan.delete", "marketplace", "Service plan deleted", "request?:object"),
     ("audit.service_instance.create", "service", "Service instance created", INSTANCE_REQUEST, INSTANCE_SECRETS),
     ("audit.service_instance.update", "service", "Service instance updated", INSTANCE_REQUEST, INSTANCE_SECRETS),
     ("audit.service_instance.delete", "service", "Service instance deleted", INSTANCE_REQUEST, INSTANCE_SECRETS),
@@ -381,6 +387,9 @@ _CC = [
 # --- Scalingo ---------------------------------------------------------------------------------------
 DOMAIN = "hostname ssl:boolean"
 ADDON = "addon_provider_name plan_name resource_id"
+# new_domain's and new_addon's examples leave out what their tables require.
+NEW_DOMAIN = "hostname? name? ssl:boolean"
+NEW_ADDON = "addon_provider_name plan_name? resource_id"
 DB_FEATURE = "feature addon_provider_name addon_provider_id addon_uuid remote_ip"
 ADDON_DRAIN = "url addon_uuid addon_name"
 SCM_LINK = (
@@ -402,7 +411,7 @@ BULK_VARIABLE_SECRETS = tuple((path, PRIVATE_DATA_HIDDEN) for path in (
 
 _SCALINGO = [
     ("new_app", "app", "App created", "git_source?"),
-    ("rename_app", "app", "App renamed", "old_name new_name"),
+    ("rename_app", "app", "App renamed", "old_name? new_name?"),
     ("transfer_app", "app", "App transferred",
      "old_owner:object old_owner.id old_owner.email old_owner.username "
      "new_owner:object new_owner.id new_owner.email new_owner.username"),
@@ -413,12 +422,13 @@ _SCALINGO = [
     ("deployment", "deployment", "App deployed",
      "deployment_id deployment_type? pusher git_ref git_ref_url? status stack? duration:integer "
      "finished_at?:datetime last_commits?:object last_commits.commits:array last_commits.remaining:integer"),
+    # The list example of the current page shows a run with another type's data.
     ("run", "process", "One-off container run",
-     "command audit_log_id? audit_log_size?:integer detached?:boolean"),
-    ("new_domain", "domain", "Domain added", DOMAIN),
+     "command? audit_log_id? audit_log_size?:integer detached?:boolean"),
+    ("new_domain", "domain", "Domain added", NEW_DOMAIN),
     ("edit_domain", "domain", "Domain edited", DOMAIN + " old_ssl:boolean"),
     ("delete_domain", "domain", "Domain removed", "hostname"),
-    ("new_addon", "addon", "Addon added", ADDON),
+    ("new_addon", "addon", "Addon added", NEW_ADDON),
     ("upgrade_addon", "addon", "Addon plan changed", "addon_provider_name old_plan_name new_plan_name resource_id"),
     ("delete_addon", "addon", "Addon removed", ADDON),
     ("database/add_feature", "addon", "Database feature enabled", DB_FEATURE),
@@ -432,7 +442,7 @@ _SCALINGO = [
     ("delete_collaborator", "collaborator", "Collaborator removed",
      "collaborator:object collaborator.id collaborator.email collaborator.username"),
     ("new_variable", "variable", "Variable added", "name value", VARIABLE_SECRETS),
-    ("edit_variable", "variable", "Variable edited", "name value old_value", EDITED_VARIABLE_SECRETS),
+    ("edit_variable", "variable", "Variable edited", "name? value? old_value?", EDITED_VARIABLE_SECRETS),
     # A bulk edit carries the lists it touched (the reference's example has no deleted_vars); its example
     # also swaps which list has old_value, so old_value is optional.
     ("edit_variables", "variable", "Variables edited",
@@ -440,7 +450,7 @@ _SCALINGO = [
      "updated_vars[].old_value? updated_vars[].value deleted_vars?:array deleted_vars[].name deleted_vars[].value",
      BULK_VARIABLE_SECRETS),
     ("delete_variable", "variable", "Variable removed", "name value", VARIABLE_SECRETS),
-    ("add_credit", "billing", "Credit added", "payment_method amount:float"),
+    ("add_credit", "billing", "Credit added", "payment_method amount?:float value?:float"),
     # The table nests the profile under billing_profile, the example does not: nothing of it is required
     # but its type, and only a card has a stripe part.
     ("add_payment_method", "billing", "Payment method added",
@@ -454,7 +464,7 @@ _SCALINGO = [
     ("delete_addon_log_drain", "log_drain", "Addon log drain removed", ADDON_DRAIN),
     ("link_scm", "scm", "Repository linked", SCM_LINK),
     ("update_scm", "scm", "Repository link updated", SCM_LINK),
-    ("unlink_scm", "scm", "Repository unlinked", "repo_name unlinker_username source"),
+    ("unlink_scm", "scm", "Repository unlinked", "repo_name unlinker_username? linker_username? source"),
     ("create_review_app", "scm", "Review app created", REVIEW_APP + " review_app_url"),
     # The table leaves the review app's URL out, the example has it.
     ("destroy_review_app", "scm", "Review app destroyed", REVIEW_APP + " review_app_url?"),

@@ -457,3 +457,44 @@ def test_integers_beyond_64_bits_round_trip(client, admin):
     assert response.get_json()["entity"]["metadata"]["request"]["instances"] == big
     for path in ("/v2/events/big-number", "/v2/events?q=actee:" + APP, "/v1/events"):
         assert str(big).encode() in client.get(path, headers=admin).data
+
+
+# What Cloud Controller itself writes, each with the CC source that writes it.
+CC_SHAPED = [
+    # ProcessEventRepository defaults actor_username to ''; a broker acts with no user at all.
+    ("audit.service.create", {"actor": "broker-1", "actor_type": "service_broker", "actor_name": "my-broker",
+                              "actor_username": "", "actee": "service-1", "actee_type": "service",
+                              "actee_name": "postgres", "space_guid": "", "organization_guid": "",
+                              "metadata": {"label": "postgres", "active": True}}),
+    # UserAuditInfo: `user_name || ''` and `user_email || ''` for a client-credentials token.
+    ("audit.app.start", {"actor": "collector-client", "actor_type": "user", "actor_name": "", "actor_username": "",
+                         "actee": APP, "actee_type": "app", "actee_name": "my-app", "space_guid": SPACE,
+                         "organization_guid": ORG, "metadata": {}}),
+    # BuildpackEventRepository, and the plan visibilities': no space and no organization, written ''.
+    ("audit.buildpack.create", {"actor": USER, "actor_type": "user", "actor_name": "admin@example.com",
+                                "actor_username": "admin", "actee": "bp-1", "actee_type": "buildpack",
+                                "actee_name": "ruby_buildpack", "space_guid": "", "organization_guid": "",
+                                "metadata": {"request": {"name": "ruby_buildpack", "position": 1}}}),
+    ("audit.service_plan_visibility.create", {"actor": USER, "actor_type": "user", "actor_name": "",
+                                              "actor_username": "", "actee": "vis-1",
+                                              "actee_type": "service_plan_visibility", "actee_name": "",
+                                              "space_guid": "", "organization_guid": ORG,
+                                              "metadata": {"request": {"service_plan_guid": "p-1"}}}),
+    # tps posts crashes without exit_status (its struct omits it empty, and it never sets it).
+    ("app.crash", {**{key: value for key, value in app_crash().items() if key != "type"},
+                   "metadata": {"instance": "a1b2", "index": 0, "cell_id": "cell-1",
+                                "exit_description": "APP/PROC/WEB: Exited with status 0", "reason": "CRASHED"}}),
+]
+
+
+@pytest.mark.parametrize("event_type, fields", CC_SHAPED, ids=[row[0] for row in CC_SHAPED])
+def test_what_cloud_controller_writes_is_accepted_and_reads_back_the_same(client, admin, event_type, fields):
+    sent = {"type": event_type, "timestamp": "2016-06-08T16:41:23Z", **fields}
+    response = post(client, admin, sent)
+    assert response.status_code == 201, response.get_json()
+    shown = client.get(response.headers["Location"], headers=admin).get_json()["entity"]
+    assert shown == {key: sent[key] for key in ENTITY_KEYS}
+    # A platform-level event is one of no space: q=space_guid: finds it.
+    if sent["space_guid"] == "":
+        listed = client.get("/v2/events?q=space_guid:", headers=admin).get_json()["resources"]
+        assert [resource["entity"]["type"] for resource in listed] == [event_type]
