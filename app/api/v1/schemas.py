@@ -71,6 +71,7 @@ class PagingSchema(Schema):
 SCALINGO_KEYS = frozenset({"id", "user", "app_id", "app_name", "type_data", "created_at"})
 STORE_ACTOR_KEYS = frozenset({"actor", "actor_type", "actor_name", "actor_username", "actee", "actee_type",
                               "actee_name", "timestamp", "metadata", "guid"})
+STORE_KEYS = STORE_ACTOR_KEYS | {"type", "space_guid", "organization_guid", "space_url"}
 
 
 def is_scalingo_event(document):
@@ -82,10 +83,15 @@ def scalingo_to_store(document):
 
     user -> actor fields, app -> actee, type_data -> metadata, id -> guid, created_at -> timestamp.
     An event no user caused names the addon that did, or the platform; an event about no app is
-    about its user. Unknown keys are kept, so that validation names them; so is a mixture of
-    both vocabularies, as a `vocabulary` entry.
+    about its user, or else about its actor. Without type_data, the other keys are the type's data,
+    as the 2015 API wrote them (`command` beside `type` of a run). Otherwise unknown keys are kept, so
+    that validation names them; so is a mixture of both vocabularies, as a `vocabulary` entry.
     """
     event = {key: value for key, value in document.items() if key not in SCALINGO_KEYS}
+    if "type_data" not in document:
+        type_data_2015 = {key: event.pop(key) for key in list(event) if key not in STORE_KEYS}
+        if type_data_2015:
+            document = {**document, "type_data": type_data_2015}
     mixed = sorted(STORE_ACTOR_KEYS.intersection(document))
     if mixed:
         # Left for validation to report, with the event's index in a batch.
@@ -107,4 +113,7 @@ def scalingo_to_store(document):
         event.update(actee=document["app_id"], actee_type="app", actee_name=document.get("app_name") or "")
     elif isinstance(user, dict):
         event.update(actee=user.get("id"), actee_type="user", actee_name=user.get("username") or "")
+    else:
+        # About no app and by no user (a platform event, as /v1 shows CC's broker events): about its actor.
+        event.update(actee=event["actor"], actee_type=event["actor_type"], actee_name="")
     return event
