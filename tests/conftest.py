@@ -2,7 +2,8 @@
 transaction per test rolled back at its end.
 
 Every test that uses `app` runs on both backends unless marked `postgres_only`. PostgreSQL is
-never skipped: if it cannot be started the whole run stops with an error.
+never skipped: if it cannot be started the whole run stops with an error. Each xdist worker has
+its own cluster (or, on a TEST_DATABASE_URL server, its own databases).
 """
 import os
 import tempfile
@@ -22,6 +23,7 @@ from app.extensions import db
 from tests.pgcluster import Cluster, ClusterError
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 BACKENDS = ["postgresql", "sqlite"]
 
 
@@ -56,7 +58,9 @@ def postgres_url():
     cluster.stop()
 
 
-def _fresh_postgres_database(server_url, name):
+def fresh_postgres_database(server_url, name):
+    """A new, empty database `name` (this worker's own) on the server; its URL."""
+    name = f"{name}_{WORKER}"
     server_url = database_url(server_url, instance_path=None)
     engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
@@ -78,7 +82,7 @@ def database_urls(request):
     def get(backend):
         if backend not in made:
             if backend == "postgresql":
-                url = _fresh_postgres_database(request.getfixturevalue("postgres_url"), "cf_events_test")
+                url = fresh_postgres_database(request.getfixturevalue("postgres_url"), "cf_events_test")
             else:
                 url = "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="cf-events-sqlite-"), "test.sqlite3")
             with make_app(url).app_context():

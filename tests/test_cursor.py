@@ -23,7 +23,7 @@ from app.cursor import take_positions
 from app.extensions import db
 from app.models import AppUsageEvent
 from app.writes import write_events
-from tests.conftest import _fresh_postgres_database, make_app
+from tests.conftest import fresh_postgres_database, make_app
 from tests.test_usage_events import app_event, guids, write
 
 PATH = "/v2/app_usage_events"
@@ -45,7 +45,7 @@ def own_database(postgres_url):
     """A migrated PostgreSQL database for this test alone, where commits are real; apps made with
     `own_database.make_app()` use it. Dropped (with every connection to it) when the test ends."""
     name = f"cf_events_cursor_{uuid.uuid4().hex[:12]}"
-    url = _fresh_postgres_database(postgres_url, name)
+    url = fresh_postgres_database(postgres_url, name)
     apps = []
 
     def make():

@@ -21,7 +21,7 @@ from flask_migrate import upgrade
 from app.auth import ADMIN, issue_token
 from app.extensions import db
 from app.serving import nginx_config
-from tests.conftest import SECRET, _fresh_postgres_database, make_app
+from tests.conftest import SECRET, fresh_postgres_database, make_app
 from tests.pgcluster import free_port
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,7 +65,7 @@ http {{
 @pytest.fixture(scope="module")
 def production(postgres_url, tmp_path_factory):
     """gunicorn as the README starts it, and nginx in front of it; their URLs."""
-    database = _fresh_postgres_database(postgres_url, "cf_events_serving")
+    database = fresh_postgres_database(postgres_url, "cf_events_serving")
     with make_app(database).app_context():
         upgrade()
         db.engine.dispose()
