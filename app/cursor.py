@@ -15,10 +15,11 @@ from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, select, update
 
-from .errors import ApiError
 from .extensions import db, read
 from .fields import is_storable
+from .filters import conditions
 from .models import PrunedUsageEvent, UsageStream, record_columns
+from .pages import fetch_page
 
 
 def take_positions(stream, count):
@@ -75,14 +76,18 @@ def _window_statement(model, with_cursor):
     return select(*columns).where(UsageStream.name == model.__tablename__)
 
 
+class UnknownCursor(ValueError):
+    """An after_guid the stream never held (or held before a purge): each dialect says so its own way."""
+
+
 def window_after(model, after_guid=None):
     """The rows of `model`'s stream after the event `after_guid` (also one pruned since; None: from the
-    start), counted without a scan; 400 BadQueryParameter for a guid the stream never held.
+    start), counted without a scan; UnknownCursor for a guid the stream never held.
 
     One statement reads the stream's bounds and the cursor's position: a tail poll is two queries.
     """
     if after_guid is not None and not is_storable(after_guid):
-        raise ApiError("BadQueryParameter", after_guid)
+        raise UnknownCursor(after_guid)
     with_cursor = after_guid is not None
     parameters = {"guid": after_guid} if with_cursor else {}
     stream = read(_window_statement(model, with_cursor), parameters).one()
@@ -90,13 +95,23 @@ def window_after(model, after_guid=None):
     if with_cursor:
         after = stream[2] if stream[2] is not None else stream[3]
         if after is None:
-            raise ApiError("BadQueryParameter", after_guid)
+            raise UnknownCursor(after_guid)
     kept = 0
     if after + 1 < stream.horizon:
         kept = read(
             select(func.count()).select_from(model).where(model.id > after, model.id < stream.horizon)
         ).scalar_one()
     return Window(after, stream.horizon, stream.last_id, kept)
+
+
+def stream_page(model, after_guid, filters, columns, page):
+    """(total, Rows) of the `page` of `model`'s stream after `after_guid` meeting `filters` (filters.py,
+    on `columns`), in cursor order (or reversed). Unfiltered, both are arithmetic on positions."""
+    window = window_after(model, after_guid)
+    if filters:
+        where = [model.id > window.after, *conditions(filters, columns)]
+        return fetch_page(model, where, (model.id,), page)
+    return window.total, page_rows(model, window, page.offset, page.limit, page.descending)
 
 
 def page_rows(model, window, offset, limit, descending):

@@ -1,4 +1,4 @@
-"""/v2/events totals and deep pages from the maintained counts, instead of scans.
+"""Audit-event totals and deep pages from the maintained counts, instead of scans.
 
 An exact COUNT over ten million events costs up to a second, and a page a million rows deep an
 OFFSET scan as long. Triggers keep exact counts by type and UTC day, and by type and space or
@@ -10,7 +10,7 @@ a time range:
 - page N starts at the day holding its first row, found by adding up days: the OFFSET that
   remains scans less than one day of events.
 Anything else (actee, a space and a time range together, a reader who sees only some spaces) is
-counted exactly, by pagination.fetch_page.
+counted exactly, by pages.fetch_page.
 """
 from datetime import date, datetime, time, timedelta, timezone
 from typing import NamedTuple
@@ -18,12 +18,10 @@ from typing import NamedTuple
 from sqlalchemy import BigInteger, cast, func, select, true
 
 from .extensions import read
+from .filters import During, OneOf
 from .models import Event, EventCountByDay, EventCountByTarget
-from .pagination import fetch_page, select_rows
-from .query import timestamp_range
-from .visibility import sees_every_event
+from .pages import fetch_page, select_rows
 
-ORDER_COLUMNS = (Event.timestamp, Event.id)
 TARGETS = {"space_guid": "space", "organization_guid": "organization"}
 ONE_DAY = timedelta(days=1)
 
@@ -57,34 +55,22 @@ class CountedFilter(NamedTuple):
     until: datetime | None  # exclusive
 
 
-def _values(clause):
-    """The values a type or guid clause matches, when it is an equality or an IN without an empty value."""
-    values = frozenset(clause.value.split(",")) if clause.operator == " IN " else frozenset({clause.value})
-    if clause.operator in (":", " IN ") and "" not in values:
-        return values
-    return None
-
-
-def counted_filter(clauses):
-    """The filter the parsed q `clauses` make, if the counts can answer it; else None."""
+def counted_filter(filters):
+    """The filter `filters` (filters.py) make, if the counts can answer it; else None."""
     types = target = since = until = None
-    for clause in clauses:
-        if clause.key == "timestamp":
-            if clause.operator == " IN " or clause.value == "":
-                return None
-            low, high = timestamp_range(clause.operator, clause.value)
-            since = max(filter(None, (since, low)), default=None)
-            until = min(filter(None, (until, high)), default=None)
+    for spec in filters:
+        if isinstance(spec, During) and spec.field == "timestamp":
+            since = max(filter(None, (since, spec.since)), default=None)
+            until = min(filter(None, (until, spec.until)), default=None)
             continue
-        values = _values(clause) if clause.key == "type" or clause.key in TARGETS else None
-        if values is None:
+        if not isinstance(spec, OneOf) or spec.or_none or not (spec.field == "type" or spec.field in TARGETS):
             return None
-        if clause.key == "type":
-            types = values if types is None else types & values
+        if spec.field == "type":
+            types = spec.values if types is None else types & spec.values
         elif target is None:
-            target = (TARGETS[clause.key], values)
-        elif target[0] == TARGETS[clause.key]:
-            target = (target[0], target[1] & values)
+            target = (TARGETS[spec.field], spec.values)
+        elif target[0] == TARGETS[spec.field]:
+            target = (target[0], target[1] & spec.values)
         else:
             return None
     if target and (since or until):
@@ -92,31 +78,33 @@ def counted_filter(clauses):
     return CountedFilter(types, target, since, until)
 
 
-def event_page(identity, clauses, conditions, paging):
-    """(total_results, Rows of the page) of /v2/events; `conditions` are the SQL of `clauses` and visibility."""
-    counted = counted_filter(clauses) if sees_every_event(identity) else None
+def event_page(countable, filters, conditions, order, page):
+    """(total, Rows of the page) of the audit events meeting `conditions` (`filters` and the reader's
+    visibility) in `order` (columns). `countable`: the reader sees every event, so the counts of all
+    events are theirs. Skipping whole days needs an order that starts with the time."""
+    counted = counted_filter(filters) if countable else None
     if counted is None:
-        return fetch_page(Event, conditions, ORDER_COLUMNS, paging)
+        return fetch_page(Event, conditions, order, page)
     if counted.target:
         total = _target_total(counted)
-        rows = select_rows(Event, conditions, ORDER_COLUMNS, paging, paging.offset) if paging.offset < total else []
-        return total, rows
-    if paging.offset == 0 and not (counted.since or counted.until):
-        # A first page needs only the total, one sum.
-        total = _day_total(counted)
-        return total, select_rows(Event, conditions, ORDER_COLUMNS, paging, 0) if total else []
-    days = _days(counted, conditions)
-    total = sum(day.events for day in days)
-    if paging.offset >= total:
+    elif not (counted.since or counted.until):
+        total = _day_total(counted)  # one sum
+    else:
+        days = _days(counted, conditions)
+        total = sum(day.events for day in days)
+    if page.offset >= total:
         return total, []
-    descending = paging.order_direction == "desc"
+    if page.offset == 0 or counted.target or order[0] is not Event.timestamp:
+        return total, select_rows(Event, conditions, order, page)
+    if not (counted.since or counted.until):
+        days = _days(counted, conditions)
     before = 0  # matching events in the days before the page's first day, in the page's direction
-    for day in reversed(days) if descending else days:
-        if before + day.events > paging.offset:
+    for day in reversed(days) if page.descending else days:
+        if before + day.events > page.offset:
             break
         before += day.events
-    from_first_day = day.until_end() if descending else Event.timestamp >= day.start
-    return total, select_rows(Event, [*conditions, from_first_day], ORDER_COLUMNS, paging, paging.offset - before)
+    from_first_day = day.until_end() if page.descending else Event.timestamp >= day.start
+    return total, select_rows(Event, [*conditions, from_first_day], order, page, page.offset - before)
 
 
 def _summed(counts):

@@ -12,6 +12,12 @@ SERVICE_STATES = ("CREATED", "DELETED", "UPDATED")
 SERVICE_INSTANCE_TYPES = ("managed_service_instance", "user_provided_service_instance")
 # The states that start and stop an app process (the others describe tasks, staging, buildpacks).
 PROCESS_STATES = ("STARTED", "STOPPED")
+# Every field a dialect may filter a usage stream on.
+STREAM_FIELDS = {
+    AppUsageEvent: {name: getattr(AppUsageEvent, name) for name in ("guid", "created_at")},
+    ServiceUsageEvent: {name: getattr(ServiceUsageEvent, name) for name in (
+        "guid", "created_at", "service_instance_type", "service_guid")},
+}
 
 
 def latest_started_app_events():

@@ -1,24 +1,29 @@
-"""Who may see which events: one query condition per record kind, used by every reader of the store."""
+"""Who may see what: one query condition per record kind, used by every reader of the store.
+
+The dialects differ in one thing only: v3 has the space supporter role, who reads their spaces'
+events (V3.md 5); v2 has no such role (SPEC 7). Everything else is one rule.
+"""
 from sqlalchemy import and_, false, or_, select, true
 
 from .auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR
-from .errors import ApiError
 from .extensions import db
 from .fields import is_storable
 from .models import Event, Role
 
 # These roles see every event of the platform.
 GLOBAL_READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR})
-# As in CC: space developers and auditors read their spaces' events, org auditors their orgs';
-# managers manage people, not apps, and read no events.
-SPACE_READER_ROLES = ("developer", "auditor")
+# As in CC: space developers, auditors (and in v3 supporters) read their spaces' events, org auditors
+# their orgs'; managers, billing managers and org users manage people or money, not apps, and read none.
+SPACE_READER_ROLES = {"v2": ("developer", "auditor"), "v3": ("developer", "auditor", "supporter")}
 ORGANIZATION_READER_ROLES = ("auditor",)
 
 
-def _targets(user_guid, target_type, roles):
-    return select(Role.target_guid).where(
-        and_(Role.user_guid == user_guid, Role.role.in_(roles), Role.target_type == target_type)
-    )
+def targets_of(user_guid, target_type, roles=None):
+    """The guids of the spaces (or organizations) where the user holds one of `roles` (any role: None)."""
+    conditions = [Role.user_guid == user_guid, Role.target_type == target_type]
+    if roles is not None:
+        conditions.append(Role.role.in_(roles))
+    return select(Role.target_guid).where(and_(*conditions))
 
 
 def sees_every_event(identity):
@@ -26,15 +31,15 @@ def sees_every_event(identity):
     return identity.has_any(GLOBAL_READERS)
 
 
-def visible_events(identity):
-    """The condition an audit event must meet for `identity` to see it."""
+def visible_events(identity, dialect="v2"):
+    """The condition an audit event must meet for `identity` to see it, by `dialect`'s rule."""
     if sees_every_event(identity):
         return true()
     if not identity.user_id:
         return false()
     return or_(
-        Event.space_guid.in_(_targets(identity.user_id, "space", SPACE_READER_ROLES)),
-        Event.organization_guid.in_(_targets(identity.user_id, "organization", ORGANIZATION_READER_ROLES)),
+        Event.space_guid.in_(targets_of(identity.user_id, "space", SPACE_READER_ROLES[dialect])),
+        Event.organization_guid.in_(targets_of(identity.user_id, "organization", ORGANIZATION_READER_ROLES)),
     )
 
 
@@ -43,16 +48,9 @@ def visible_usage_events(identity):
     return true() if identity.has_any(GLOBAL_READERS) else false()
 
 
-def shown(model, guid, visible):
-    """The record `guid` of `model` for a show endpoint: 404 when there is none, 403 when `visible` fails.
-
-    One query answers both, so a record's existence is only revealed as CC reveals it.
-    """
+def find_visible(model, guid, visible):
+    """(the record `guid` of `model` or None, whether it meets `visible`), in one query, so that each
+    dialect reveals a record's existence only as it means to (v2: 403 for a hidden one; v3: 404)."""
     found = is_storable(guid) and db.session.execute(
-        select(model, visible.label("visible")).where(model.guid == guid)
-    ).first()
-    if not found:
-        raise ApiError("EventNotFound", guid)
-    if not found.visible:
-        raise ApiError("NotAuthorized")
-    return found[0]
+        select(model, visible.label("visible")).where(model.guid == guid)).first()
+    return (found[0], bool(found.visible)) if found else (None, False)

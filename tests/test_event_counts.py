@@ -6,16 +6,22 @@ import pytest
 from sqlalchemy import func, select, text
 
 from app import event_counts
-from app.event_counts import ORDER_COLUMNS, counted_filter
+from app.api.v2.paging import parse_paging
+from app.api.v2.query import parse_filters
+from app.audit_events import BY_TIME, FIELDS
+from app.event_counts import counted_filter
 from app.extensions import db
+from app.filters import conditions
 from app.models import Event, EventCountByDay, EventCountByTarget
-from app.pagination import fetch_page, parse_paging
+from app.pages import fetch_page
 from app.pruning import prune_audit_events
-from app.query import conditions, parse
 from tests.factories import EventFactory
 
-FILTERS = {"timestamp": Event.timestamp, "type": Event.type, "actee": Event.actee,
-           "space_guid": Event.space_guid, "organization_guid": Event.organization_guid}
+Q_KEYS = ("timestamp", "type", "actee", "space_guid", "organization_guid")
+
+
+def parse(q):
+    return parse_filters(q, Q_KEYS, time_keys={"timestamp"})
 MIDNIGHT = datetime(2026, 5, 10, tzinfo=timezone.utc)
 TYPES = ("audit.app.update", "app.crash", "audit.app.start", "audit.service_broker.delete")
 SPACES = {"s1": "o1", "s2": "o1", "s3": "o2"}
@@ -89,7 +95,7 @@ def exact_page(q, page, per_page, direction):
     args = MultiDict([("page", page), ("results-per-page", per_page), ("order-direction", direction),
                       *(("q", clause) for clause in q)])
     paging = parse_paging(args, 100)
-    total, rows = fetch_page(Event, conditions(parse(q, FILTERS), FILTERS), ORDER_COLUMNS, paging)
+    total, rows = fetch_page(Event, conditions(parse(q), FIELDS), BY_TIME, paging.request)
     return total, [row.guid for row in rows]
 
 
@@ -100,7 +106,7 @@ def test_totals_and_pages_equal_exact_counting(client, admin):
     counted = 0
     for _ in range(60):
         q = random_q(rnd)
-        counted += counted_filter(parse(q, FILTERS)) is not None
+        counted += counted_filter(parse(q)) is not None
         per_page = rnd.choice([1, 7, 50])
         direction = rnd.choice(["asc", "desc"])
         total, _ = exact_page(q, 1, per_page, direction)
@@ -119,7 +125,7 @@ def test_totals_and_pages_equal_exact_counting(client, admin):
 
 def test_the_counts_answer_only_what_they_can(app):
     def can(*q):
-        return counted_filter(parse(list(q), FILTERS)) is not None
+        return counted_filter(parse(list(q))) is not None
 
     assert can() and can("type:app.crash") and can("type IN app.crash,audit.app.update", "timestamp>2026-01-01")
     assert can("space_guid:s1", "type:app.crash") and can("organization_guid IN o1,o2")
@@ -150,8 +156,8 @@ def test_a_deep_unfiltered_page_skips_whole_days(client, admin, monkeypatch):
     offsets = []
     real = event_counts.select_rows
     monkeypatch.setattr(event_counts, "select_rows",
-                        lambda model, cond, order, paging, offset: offsets.append(offset) or real(
-                            model, cond, order, paging, offset))
+                        lambda model, cond, order, page, offset=None: offsets.append(offset) or real(
+                            model, cond, order, page, offset))
     client.get("/v2/events?page=100&results-per-page=1", headers=admin)
     # Row 100 lies in the third of four days: the OFFSET left is within that day.
     assert offsets and offsets[0] < 100 - 40

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, quote
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from app.pagination import envelope, page_url, parse_paging
+from app.api.v2.paging import envelope, page_url, parse_paging
 from tests.factories import EventFactory
 
 EVENTS = "/v2/events"

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.errors import ApiError
-from app.query import Clause, parse, parse_timestamp, split_clauses
+from app.api.v2.query import Clause, parse, parse_timestamp, split_clauses
 from tests.factories import EventFactory
 
 EVENT_KEYS = {"timestamp", "type", "actee", "space_guid", "organization_guid"}

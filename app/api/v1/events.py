@@ -6,13 +6,14 @@ from flask import request
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from ...audit_events import list_events
 from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
 from ...errors import ApiError
-from ...event_counts import ORDER_COLUMNS, event_page
 from ...extensions import db
 from ...fields import is_storable
-from ...models import Event, record_columns
-from ...pagination import Paging, fetch_page
+from ...filters import During, OneOf
+from ...models import Event
+from ...pages import PageRequest
 from ...responses import json_response
 from ...visibility import visible_events
 from ...writes import utcnow
@@ -21,6 +22,8 @@ from .schemas import PagingSchema, present_scalingo_event, present_scalingo_even
 
 READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
 NEWEST_FIRST = (Event.timestamp.desc(), Event.id.desc())
+# `from` lists every event of the last hours in one page: at most this many.
+MAX_FROM_EVENTS = 10_000
 _paging = PagingSchema()
 
 
@@ -52,21 +55,17 @@ def resolve_app(identity, app):
 def _events_page(identity, app_guid=None):
     """The visible events (of one app), newest first, and Scalingo's pagination of them."""
     arguments = _paging_arguments()
-    conditions = [visible_events(identity)]
+    filters = []
     if app_guid is not None:
-        conditions += [Event.actee == app_guid, Event.actee_type == "app"]
+        filters += [OneOf("actee", frozenset({app_guid})), OneOf("actee_type", frozenset({"app"}))]
     if arguments["from_"] is not None:
-        # The last N hours, all of them, as one page.
-        conditions = [*conditions, Event.timestamp >= utcnow() - timedelta(hours=arguments["from_"])]
-        events = db.session.execute(select(*record_columns(Event)).where(*conditions).order_by(*NEWEST_FIRST)).all()
+        # The last N hours, all of them (up to a bound), as one page.
+        filters.append(During("timestamp", utcnow() - timedelta(hours=arguments["from_"]), None))
+        total, events = list_events(identity, filters, PageRequest(0, MAX_FROM_EVENTS, descending=True))
         return events, {"prev_page": None, "current_page": 1, "next_page": None,
-                        "total_pages": 1 if events else 0, "total_count": len(events)}
+                        "total_pages": 1 if events else 0, "total_count": total}
     page, per_page = arguments["page"], arguments["per_page"]
-    paging = Paging(page, per_page, "desc", inline_relations_depth=None, q=[], relations={})
-    if app_guid is None:
-        total, events = event_page(identity, [], conditions, paging)  # counted, as /v2/events unfiltered
-    else:
-        total, events = fetch_page(Event, conditions, ORDER_COLUMNS, paging)
+    total, events = list_events(identity, filters, PageRequest((page - 1) * per_page, per_page, descending=True))
     total_pages = ceil(total / per_page)
     return events, {"prev_page": page - 1 if page > 1 else None, "current_page": page,
                     "next_page": page + 1 if page < total_pages else None,

@@ -1,6 +1,20 @@
 """Cloud Controller's v2 dialect."""
 from flask import Blueprint
 
+from ...errors import ApiError
+
 bp = Blueprint("v2", __name__, url_prefix="/v2")
+
+
+def shown(found, guid):
+    """v2's answer for one record (record, visible): 404 when there is none, 403 when the caller may not
+    see it, as CC answers."""
+    record, visible = found
+    if record is None:
+        raise ApiError("EventNotFound", guid)
+    if not visible:
+        raise ApiError("NotAuthorized")
+    return record
+
 
 from . import apps, events, roles, usage_events  # noqa: E402,F401  (register the routes)

@@ -10,11 +10,11 @@ from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
 from ...extensions import db
 from ...fields import format_timestamp
 from ...models import AppUsageEvent, Event
-from ...pagination import envelope, parse_paging
-from ...query import parse
 from ...responses import json_response
 from ...visibility import visible_events, visible_usage_events
 from . import bp
+from .paging import envelope, parse_paging
+from .query import parse
 
 READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
 

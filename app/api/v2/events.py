@@ -2,32 +2,25 @@
 from flask import request
 from sqlalchemy import delete
 
+from ... import audit_events
 from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, require_scope
 from ...errors import ApiError
-from ...event_counts import event_page
 from ...extensions import db
 from ...fields import is_storable
 from ...models import Event
-from ...pagination import envelope, parse_paging
-from ...query import conditions as query_conditions
-from ...query import parse
 from ...responses import empty_response, json_response
-from ...visibility import shown, visible_events
 from ...writes import write_events
-from . import bp
+from . import bp, shown
 from .bodies import load_write_body, written_response
+from .paging import envelope, parse_paging
+from .query import parse_filters
 from .schemas import EventWriteSchema, present_event, present_events
 
 READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
 WRITERS = frozenset({ADMIN, WRITE})
 MAX_PER_PAGE = 100
-FILTERS = {
-    "timestamp": Event.timestamp,
-    "type": Event.type,
-    "actee": Event.actee,
-    "space_guid": Event.space_guid,
-    "organization_guid": Event.organization_guid,
-}
+# The q keys of /v2/events, which are the store's own field names.
+FILTERS = ("timestamp", "type", "actee", "space_guid", "organization_guid")
 # The list order, always; order-by accepts these names and changes nothing.
 ORDER = ("timestamp", "id")
 _write_schema = EventWriteSchema()
@@ -37,17 +30,15 @@ _write_schema = EventWriteSchema()
 def list_events():
     identity = require_scope(READERS)
     paging = parse_paging(request.args, MAX_PER_PAGE, order_by_allowed=ORDER)
-    clauses = parse(paging.q, FILTERS)
-    conditions = [visible_events(identity), *query_conditions(clauses, FILTERS)]
-    total, events = event_page(identity, clauses, conditions, paging)
-    resources = present_events(events)
-    return json_response(envelope("/v2/events", paging, total, resources, order_by=ORDER))
+    filters = parse_filters(paging.q, FILTERS, time_keys={"timestamp"})
+    total, events = audit_events.list_events(identity, filters, paging.request, audit_events.BY_TIME)
+    return json_response(envelope("/v2/events", paging, total, present_events(events), order_by=ORDER))
 
 
 @bp.get("/events/<guid>")
 def show_event(guid):
     identity = require_scope(READERS)
-    return json_response(present_event(shown(Event, guid, visible_events(identity))))
+    return json_response(present_event(shown(audit_events.find_event(identity, guid), guid)))
 
 
 @bp.delete("/events/<guid>")

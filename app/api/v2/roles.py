@@ -7,10 +7,11 @@ from ...errors import ApiError
 from ...extensions import db
 from ...fields import GUID_PATTERN, format_timestamp, is_storable
 from ...models import Role
-from ...pagination import envelope, fetch_page, parse_paging
+from ...pages import fetch_page
 from ...responses import empty_response, json_response
 from ...writes import utcnow
 from . import bp
+from .paging import envelope, parse_paging
 
 ROLE_READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR})
 # The roles each target has, by the URL's plural, and the error for a target that cannot exist.
@@ -76,7 +77,7 @@ def list_role_holders(collection, guid, plural):
     target_type, role = _role_in(collection, guid, plural)
     paging = parse_paging(request.args, 100)
     conditions = [Role.target_type == target_type, Role.target_guid == guid, Role.role == role]
-    total, roles = fetch_page(Role, conditions, (Role.created_at, Role.user_guid), paging)
+    total, roles = fetch_page(Role, conditions, (Role.created_at, Role.user_guid), paging.request)
     path = f"/v2/{collection}/{guid}/{plural}"
     return json_response(envelope(path, paging, total, [_user_resource(role) for role in roles]))
 

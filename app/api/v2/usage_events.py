@@ -1,20 +1,21 @@
 """/v2/app_usage_events and /v2/service_usage_events: the streams billing collectors follow."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from flask import request
 
 from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, require_scope
-from ...cursor import page_rows, window_after
+from ...cursor import UnknownCursor, stream_page
+from ...errors import ApiError
 from ...models import AppUsageEvent, ServiceUsageEvent
-from ...pagination import envelope, fetch_page, parse_paging
-from ...query import filter_conditions
 from ...responses import empty_response, json_response
-from ...usage import purge_and_reseed
-from ...visibility import shown, visible_usage_events
+from ...usage import STREAM_FIELDS, purge_and_reseed
+from ...visibility import find_visible, visible_usage_events
 from ...writes import write_events
-from . import bp
+from . import bp, shown
 from .bodies import load_write_body, written_response
+from .paging import envelope, parse_paging
+from .query import parse_filters
 from .usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema, usage_presenter
 
 WRITERS = frozenset({ADMIN, WRITE})
@@ -26,7 +27,7 @@ class UsageCollection:
     max_per_page: int
     list_scopes: frozenset
     write_schema: object
-    filters: dict = field(default_factory=dict)
+    filters: tuple = ()  # the q keys, which are the store's field names
     # Anyone with a read scope may ask for one; visibility decides whether they see it.
     show_scopes: frozenset = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
 
@@ -53,32 +54,28 @@ SERVICE_USAGE = UsageCollection(
     max_per_page=100,
     list_scopes=frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR}),
     write_schema=ServiceUsageEventWriteSchema(),
-    filters={
-        "service_instance_type": ServiceUsageEvent.service_instance_type,
-        "service_guid": ServiceUsageEvent.service_guid,
-    },
+    filters=("service_instance_type", "service_guid"),
 )
 
 
 def list_usage_events(collection):
     require_scope(collection.list_scopes)
-    model = collection.model
     paging = parse_paging(request.args, collection.max_per_page)
-    conditions = filter_conditions(paging.q, collection.filters)
+    filters = parse_filters(paging.q, collection.filters)
     after_guid = request.args.get("after_guid")
-    window = window_after(model, after_guid)
-    if conditions:
-        total, rows = fetch_page(model, [model.id > window.after, *conditions], (model.id,), paging)
-    else:
-        total = window.total
-        rows = page_rows(model, window, paging.offset, paging.results_per_page, paging.order_direction == "desc")
+    try:
+        total, rows = stream_page(collection.model, after_guid, filters, STREAM_FIELDS[collection.model],
+                                  paging.request)
+    except UnknownCursor:
+        raise ApiError("BadQueryParameter", after_guid) from None
     resources = collection.present_many(rows)
     return json_response(envelope(collection.path, paging, total, resources, preserved={"after_guid": after_guid}))
 
 
 def show_usage_event(collection, guid):
     identity = require_scope(collection.show_scopes)
-    return json_response(collection.present(shown(collection.model, guid, visible_usage_events(identity))))
+    found = find_visible(collection.model, guid, visible_usage_events(identity))
+    return json_response(collection.present(shown(found, guid)))
 
 
 def create_usage_events(collection):

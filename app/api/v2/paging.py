@@ -1,4 +1,4 @@
-"""v2 paging: the parameters, the page query, the list envelope and its CC-exact links."""
+"""v2 paging: the parameters, the list envelope and its CC-exact links."""
 from functools import cache
 from math import ceil
 from typing import NamedTuple
@@ -6,11 +6,9 @@ from urllib.parse import quote
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from marshmallow.validate import OneOf, Range
-from sqlalchemy import func, select
 
-from .errors import ApiError
-from .extensions import read
-from .models import record_columns
+from ...errors import ApiError
+from ...pages import PageRequest
 
 DEFAULT_PER_PAGE = 50
 MAX_INLINE_RELATIONS_DEPTH = 3
@@ -32,6 +30,11 @@ class Paging(NamedTuple):
     @property
     def offset(self):
         return (self.page - 1) * self.results_per_page
+
+    @property
+    def request(self):
+        """The rows this page holds, for the dialect-neutral readers."""
+        return PageRequest(self.offset, self.results_per_page, self.order_direction == "desc")
 
 
 def _integer(data_key, name, minimum, maximum=None, **kwargs):
@@ -99,29 +102,6 @@ def parse_paging(args, max_per_page, order_by_allowed=()):
         q=args.getlist("q"),
         relations={name: args.get(name) for name in RELATIONS_PARAMS if name in args},
     )
-
-
-def fetch_page(model, conditions, order_columns, paging):
-    """Return (total_results, Rows of the requested page) in the requested direction."""
-    total = read(select(func.count()).select_from(model).where(*conditions)).scalar_one()
-    # A page past the end needs no query (and an enormous page number must not reach SQL as an OFFSET).
-    if paging.offset >= total:
-        return total, []
-    return total, select_rows(model, conditions, order_columns, paging, paging.offset)
-
-
-def select_rows(model, conditions, order_columns, paging, offset):
-    """The page's Rows from `offset` among the rows meeting `conditions`, in the requested direction."""
-    direction = (lambda c: c.desc()) if paging.order_direction == "desc" else (lambda c: c.asc())
-    statement = (
-        select(*record_columns(model))
-        .where(*conditions)
-        .order_by(*(direction(column) for column in order_columns))
-        .limit(paging.results_per_page)
-    )
-    if offset:
-        statement = statement.offset(offset)
-    return read(statement).all()
 
 
 def page_url(path, paging, page, order_by=(), preserved=None):

@@ -1,22 +1,18 @@
-"""The v2 `q` filter language: parsing, and turning clauses into SQL conditions.
+"""The v2 `q` filter language, parsed into the filters every dialect shares (filters.py).
 
 `q=type:app.crash;actee:X` - every q parameter and every `;`-separated clause is ANDed; `;;` is
 a literal `;`. A clause is key, operator, value, split at the leftmost operator.
 """
 import re
-from datetime import timedelta
 from typing import NamedTuple
 
-from sqlalchemy import and_, or_
-
-from .errors import ApiError
-from .fields import parse_time
-from .types import UTCDateTime
+from ...errors import ApiError
+from ...fields import parse_time
+from ...filters import ONE_SECOND, AtSeconds, Compare, During, OneOf
 
 # The leftmost of these splits a clause; values may contain ':' (timestamps) or other operators.
 _OPERATOR = re.compile(r":|>=|<=|<|>| IN ")
 _ESCAPED_SEMICOLON = "\x00"
-ONE_SECOND = timedelta(seconds=1)
 # A raw '+' in a URL arrives as a space: "…T10:00:00 04:00" meant "…T10:00:00+04:00".
 _SPACE_FOR_PLUS_OFFSET = re.compile(r"^(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
 
@@ -81,50 +77,30 @@ def timestamp_range(operator, value):
     }[operator]
 
 
-def _timestamp_condition(column, operator, value):
+def _timestamp_filter(key, operator, value):
     if operator == " IN ":
-        seconds = [parse_timestamp(v) for v in value.split(",") if v != ""]
-        if not seconds:
-            return column.is_(None)
-        return or_(*(and_(column >= t, column < t + ONE_SECOND) for t in seconds))
+        seconds = tuple(parse_timestamp(v) for v in value.split(",") if v != "")
+        return AtSeconds(key, seconds) if seconds else OneOf(key, frozenset(), or_none=True)
     if value == "":
-        return column.is_(None)
-    since, until = timestamp_range(operator, value)
-    return and_(*([column >= since] if since else []), *([column < until] if until else []))
+        return OneOf(key, frozenset(), or_none=True)
+    return During(key, *timestamp_range(operator, value))
 
 
-def _string_condition(column, operator, value):
+def _string_filter(key, operator, value):
     # An empty value means "no value": IS NULL, never a match on ''.
     if operator == " IN ":
         values = value.split(",")
-        present = [v for v in values if v != ""]
-        conditions = [column.in_(present)] if present else []
-        if len(present) < len(values):
-            conditions.append(column.is_(None))
-        return or_(*conditions)
+        present = frozenset(v for v in values if v != "")
+        return OneOf(key, present, or_none=len(present) < len(values))
     if value == "":
-        return column.is_(None)
-    return {
-        ":": lambda: column == value,
-        ">=": lambda: column >= value,
-        "<=": lambda: column <= value,
-        "<": lambda: column < value,
-        ">": lambda: column > value,
-    }[operator]()
+        return OneOf(key, frozenset(), or_none=True)
+    if operator == ":":
+        return OneOf(key, frozenset({value}))
+    return Compare(key, operator, value)
 
 
-def conditions(clauses, columns):
-    """SQL conditions for `clauses`; `columns` maps each filterable key to its column."""
-    result = []
-    for clause in clauses:
-        column = columns[clause.key]
-        if isinstance(column.type, UTCDateTime):
-            result.append(_timestamp_condition(column, clause.operator, clause.value))
-        else:
-            result.append(_string_condition(column, clause.operator, clause.value))
-    return result
-
-
-def filter_conditions(q_values, columns):
-    """Parse q parameters and return their SQL conditions, for an endpoint filtering on `columns`."""
-    return conditions(parse(q_values, columns.keys()), columns)
+def parse_filters(q_values, keys, time_keys=()):
+    """The filters (filters.py) of q parameters, for an endpoint filtering on `keys` (store field names),
+    of which `time_keys` are times."""
+    return [(_timestamp_filter if clause.key in time_keys else _string_filter)(*clause)
+            for clause in parse(q_values, keys)]
