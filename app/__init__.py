@@ -47,10 +47,11 @@ def register_extensions(app):
 
 
 def register_responses(app):
-    from . import errors, responses
+    from . import errors, responses, urls
 
     errors.init_app(app)
     responses.init_app(app)
+    urls.init_app(app)
 
 
 def register_limits(app):
@@ -63,11 +64,13 @@ def register_blueprints(app):
     from .api.discovery import bp as discovery
     from .api.v1 import bp as v1
     from .api.v2 import bp as v2
+    from .api.v3 import bp as v3
     from .issuer import bp as oauth
 
     app.register_blueprint(discovery)
     app.register_blueprint(v1)
     app.register_blueprint(v2)
+    app.register_blueprint(v3)
     app.register_blueprint(oauth)
 
 

@@ -42,6 +42,16 @@ def integer(name, value, minimum, maximum):
     return number
 
 
+def external_url(value):
+    """The URL clients reach the service at (http or https, a host, maybe a path), without a trailing '/'."""
+    if not value:
+        return None
+    scheme, separator, rest = value.partition("://")
+    if scheme not in ("http", "https") or not separator or not rest.strip("/"):
+        raise ConfigError(f"EXTERNAL_URL must be an http:// or https:// URL, not {value!r}")
+    return value.rstrip("/")
+
+
 def switch(name, value):
     if value not in ("on", "off"):
         raise ConfigError(f"{name} must be 'on' or 'off', not {value!r}")
@@ -64,6 +74,9 @@ def from_environment(environ, instance_path):
         "TOKEN_JWKS_FILE": environ.get("TOKEN_JWKS_FILE"),
         "TOKEN_ISSUER": switch("TOKEN_ISSUER", environ.get("TOKEN_ISSUER", "on")),
         "UAA_URL": environ.get("UAA_URL"),
+        "EXTERNAL_URL": external_url(environ.get("EXTERNAL_URL")),
+        "TRUSTED_PROXIES": integer("TRUSTED_PROXIES", environ.get("TRUSTED_PROXIES", "0"), 0, 10),
+        "V2_API": switch("V2_API", environ.get("V2_API", "on")),
         "DOPPLER_LOGGING_ENDPOINT": environ.get("DOPPLER_LOGGING_ENDPOINT"),
         "APP_SSH_ENDPOINT": environ.get("APP_SSH_ENDPOINT"),
         "PORT": integer("PORT", environ.get("PORT", "8080"), 1, 65535),

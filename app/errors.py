@@ -34,6 +34,7 @@ CATALOGUE = {
     "UnprocessableEntity": ErrorDetails(10008, 422, "%s"),
     # CC answers 500 for a bad order-by; it is the client's mistake (deliberate difference).
     "OrderByParameterInvalid": ErrorDetails(10012, 400, "Cannot order by: %s"),
+    "ResourceNotFound": ErrorDetails(10010, 404, "%s"),
     "ServiceUnavailable": ErrorDetails(10015, 503, "%s"),
     "UserNotFound": ErrorDetails(20003, 404, "The user could not be found: %s"),
     "OrganizationNotFound": ErrorDetails(30003, 404, "The organization could not be found: %s"),
@@ -110,12 +111,25 @@ def uaa_body(error):
     return {"error": error.error, "error_description": error.description}
 
 
+# v3 has no scope error of its own: a token without a read scope is simply not authorized.
+V3_NAMES = {"InsufficientScope": "NotAuthorized"}
+
+
+def v3_body(error):
+    """CC's v3 shape: {"errors": [{"detail", "title", "code"}]}, one error however many messages."""
+    if error.name in V3_NAMES:
+        error = ApiError(V3_NAMES[error.name])
+    title = error.name if error.name in UNPREFIXED else "CF-" + error.name
+    return {"errors": [{"detail": error.description, "title": title, "code": error.details.code}]}
+
+
 # Each dialect's errors keep its own shape, whichever part of the app, or the HTTP server in front of
 # it (serving.py), answers them. The first prefix a path starts with decides; v2 is the default.
-DIALECTS = (("/oauth/", uaa_body), ("/v1/", v1_body))
+DIALECTS = (("/oauth/", uaa_body), ("/login/", uaa_body), ("/v1/", v1_body), ("/v3/", v3_body))
 
 
 def error_body(path, error):
+    path = path if path.endswith("/") else path + "/"  # "/v3" is v3's too
     for prefix, body in DIALECTS:
         if path.startswith(prefix):
             return body(error)

@@ -8,9 +8,10 @@ import click
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
-from .api.v2.bodies import describe_errors, parse_json
+from .api.v2.bodies import describe_errors
 from .api.v2.schemas import EventWriteSchema
 from .api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
+from .bodies import parse_json
 from .errors import ApiError
 from .models import AppUsageEvent, Event, ServiceUsageEvent
 from .writes import MAX_BATCH, write_events

@@ -130,6 +130,18 @@ def _refreshed_user(client, refresh_token):
     return user, [scope for scope in claims.get("scope", []) if scope in user.scopes.split()]
 
 
+# What cf CLI v8 asks a UAA before a password login: the prompts to show. Only username and password
+# (any other prompt the CLI would ask for interactively).
+LOGIN_PROMPTS = {"username": ["text", "Email"], "password": ["password", "Password"]}
+
+
+@bp.get("/login")
+def login_info():
+    if not current_app.config["TOKEN_ISSUER"]:
+        raise ApiError("NotFound")
+    return json_response({"app": {"version": "cf-events"}, "prompts": LOGIN_PROMPTS})
+
+
 @bp.post("/oauth/token")
 def token():
     if not current_app.config["TOKEN_ISSUER"]:

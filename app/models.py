@@ -1,4 +1,5 @@
 """The event store's tables: columns, indexes and constraints only."""
+import uuid
 from functools import cache
 
 from sqlalchemy import BigInteger, Date, Index, Integer, String, inspect
@@ -45,6 +46,9 @@ class Event(db.Model):
         Index("ix_events_actee_timestamp_id", "actee", "timestamp", "id"),
         Index("ix_events_space_guid_timestamp_id", "space_guid", "timestamp", "id"),
         Index("ix_events_organization_guid_timestamp_id", "organization_guid", "timestamp", "id"),
+        # v3's actor_guids and actor_names ("what did this user do?", CC issues #1046, #577).
+        Index("ix_events_actor_timestamp_id", "actor", "timestamp", "id"),
+        Index("ix_events_actor_name_timestamp_id", "actor_name", "timestamp", "id"),
     )
 
 
@@ -169,18 +173,57 @@ class ServiceUsageEvent(db.Model):
 
 
 class Role(db.Model):
-    """A user's role in a space or an organization, managed as in CC (PUT /v2/spaces/{guid}/auditors/{user})."""
+    """A user's role in a space or an organization, managed as in CC: v2's PUT /v2/spaces/{guid}/auditors/{user}
+    and v3's POST /v3/roles write the same rows.
+
+    Space roles are developer, auditor, manager and supporter; organization roles user, auditor,
+    manager and billing_manager (v3's types are the target type and the role: space_supporter).
+    """
 
     __tablename__ = "roles"
 
     target_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # "space" or "organization"
     target_guid: Mapped[str] = mapped_column(Guid, primary_key=True)
-    role: Mapped[str] = mapped_column(String(16), primary_key=True)  # "developer", "auditor" or "manager"
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
     user_guid: Mapped[str] = mapped_column(Guid, primary_key=True)
     created_at = mapped_column(UTCDateTime, nullable=False)
+    # v3 names a role by a guid of its own (GET /v3/roles/{guid}).
+    guid: Mapped[str] = mapped_column(Guid, unique=True, default=lambda: str(uuid.uuid4()))
 
     # Visibility asks "which spaces and orgs may this user read?" on every request.
     __table_args__ = (Index("ix_roles_user_guid_role", "user_guid", "role"),)
+
+
+class KnownResource(db.Model):
+    """An app, space or organization as the store knows it from its events and usage events.
+
+    Kept by triggers on every event table (migration 0009), whoever writes: the name is the one the
+    newest event carrying a name gives, an app's state that of its newest start or stop; an app's
+    space and a space's organization never change in Cloud Foundry. cf CLI v8 looks apps, spaces and organizations up
+    by name (GET /v3/apps?names=), which no scan of millions of events could answer in time.
+    """
+
+    __tablename__ = "known_resources"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # "app", "space" or "organization"
+    guid: Mapped[str] = mapped_column(Guid, primary_key=True)
+    # The guid until an event names it (named_at is when the name was given): a name is always there
+    # to look up by, through its index.
+    name: Mapped[str] = mapped_column(Name)
+    named_at = mapped_column(UTCDateTime)
+    space_guid: Mapped[str | None] = mapped_column(Guid)
+    organization_guid: Mapped[str | None] = mapped_column(Guid)
+    state: Mapped[str | None] = mapped_column(String(16))  # an app's: STARTED or STOPPED
+    state_at = mapped_column(UTCDateTime)
+    first_seen_at = mapped_column(UTCDateTime, nullable=False)
+    last_seen_at = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (
+        # Looked up by name (GET /v3/apps?names=), and listed by space or organization.
+        Index("ix_known_resources_kind_name", "kind", "name"),
+        Index("ix_known_resources_kind_space_guid", "kind", "space_guid"),
+        Index("ix_known_resources_kind_organization_guid", "kind", "organization_guid"),
+    )
 
 
 class User(db.Model):

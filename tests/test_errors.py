@@ -105,11 +105,14 @@ def test_template_arguments_are_substituted_literally(bare_app, argument):
 
 # --- routing errors ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/nope", "/v2/nope", "/v2/events/a/b", "/v2/", "/v2/events/g-1/x", "/v3/events"])
+@pytest.mark.parametrize("path", ["/nope", "/v2/nope", "/v2/events/a/b", "/v2/", "/v2/events/g-1/x", "/v3/events",
+                                  "/v3/audit_events/g-1/x", "/v3/"])
 @pytest.mark.parametrize("authenticated", [True, False], ids=["admin", "anonymous"])
 def test_an_unknown_route_is_not_found(client, admin, path, authenticated):
     response = client.get(path, headers=admin if authenticated else {})
-    assert (response.status_code, response.get_json()) == (404, NOT_FOUND)
+    expected = {"errors": [{"detail": "Unknown request", "title": "CF-NotFound", "code": 10000}]} if path.startswith(
+        "/v3") else NOT_FOUND
+    assert (response.status_code, response.get_json()) == (404, expected)
     assert response.headers["Content-Type"] == "application/json;charset=utf-8"
 
 

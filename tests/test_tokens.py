@@ -260,14 +260,33 @@ def test_tokens_for_users_the_issuer_does_not_know_are_not_revocable(client, app
 
 # Discovery.
 
+ROOT_LINKS = {
+    "self": {"href": "https://events.example.com"},
+    "cloud_controller_v3": {"href": "https://events.example.com/v3", "meta": {"version": "3.228.0"}},
+    "network_policy_v0": {"href": "https://events.example.com/networking/v0/external"},
+    "network_policy_v1": {"href": "https://events.example.com/networking/v1/external"},
+    "login": {"href": "https://events.example.com"},
+    "uaa": {"href": "https://events.example.com"},
+    "credhub": None, "routing": None, "logging": None, "log_cache": None, "log_stream": None,
+    "app_ssh": {"href": "ssh.events.example.com:2222", "meta": {"host_key_fingerprint": None,
+                                                                "oauth_client": "ssh-proxy"}},
+    "cloud_controller_v2": {"href": "https://events.example.com/v2", "meta": {"version": "2.164.0"}},
+}
+
+
 def test_root_links_point_at_the_api_and_the_issuer(client):
     body = client.get("/", base_url="https://events.example.com").get_json()
-    assert body == {"links": {
-        "self": {"href": "https://events.example.com"},
-        "cloud_controller_v2": {"href": "https://events.example.com/v2", "meta": {"version": "2.164.0"}},
-        "login": {"href": "https://events.example.com"},
-        "uaa": {"href": "https://events.example.com"},
-    }}
+    assert body == {"links": ROOT_LINKS}
+    assert list(body["links"]) == list(ROOT_LINKS)  # CC's order
+
+
+def test_with_v2_off_the_root_names_no_v2(session_app):
+    app = make_app(session_app.config["SQLALCHEMY_DATABASE_URI"], V2_API=False)
+    client = app.test_client()
+    body = client.get("/", base_url="https://events.example.com").get_json()
+    assert body == {"links": {key: value for key, value in ROOT_LINKS.items() if key != "cloud_controller_v2"}}
+    info = client.get("/v2/info").get_json()
+    assert (info["support"], info["api_version"]) == ("CF API v2 is disabled", "")
 
 
 def test_v2_info_names_every_endpoint_a_cli_needs(client):

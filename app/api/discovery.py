@@ -1,56 +1,107 @@
-"""Discovery: GET / and GET /v2/info, public, so that cf tools and client libraries can log in."""
+"""Discovery: GET /, GET /v2/info, GET /v3 and GET /v3/info, public, so that cf tools and client libraries
+can find the API and log in."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 
 from ..responses import json_response
+from ..urls import base_url
 
 bp = Blueprint("discovery", __name__)
 
 # The v2 API version cf tools compare against (cf CLI v6 reads /v2/events from 2.1.0 on).
 API_VERSION = "2.164.0"
-
-
-def _base_url():
-    return request.url_root.rstrip("/")
+# The v3 version: cf CLI v8 warns below 3.99.0, v9 below 3.160.0; CC's own of 2026-08.
+V3_API_VERSION = "3.228.0"
+NAME, DESCRIPTION = "cf-events", "Cloud Foundry audit and usage events"
+# What /v3 lists: the v3 resources this service serves, in CC's order.
+V3_RESOURCES = ("app_usage_events", "apps", "audit_events", "info", "organizations", "roles", "service_usage_events",
+                "spaces")
 
 
 def _login_url():
     """Where tokens come from: this service's own issuer, or the UAA configured in its place."""
-    return current_app.config.get("UAA_URL") or _base_url()
+    return current_app.config.get("UAA_URL") or base_url()
+
+
+def _configured(name):
+    value = current_app.config.get(name)
+    return {"href": value} if value else None
+
+
+def _app_ssh_endpoint():
+    # cf-events serves neither logs nor ssh; cf CLI v6 fails on null endpoints, so this names where a
+    # platform would serve it (configurable).
+    return current_app.config.get("APP_SSH_ENDPOINT") or f"ssh.{urlsplit(base_url()).hostname}:2222"
 
 
 @bp.get("/")
 def root():
-    base, login = _base_url(), _login_url()
-    return json_response({"links": {
+    """CC's root, in CC's order; the v2 link comes last, and only while v2 is on."""
+    base, login = base_url(), _login_url()
+    links = {
         "self": {"href": base},
-        # Clients strip the trailing "/v2" to find the API base, so it must end exactly so.
-        "cloud_controller_v2": {"href": f"{base}/v2", "meta": {"version": API_VERSION}},
+        # Clients strip the trailing "/v3" (or "/v2") to find the API base, so each must end exactly so.
+        "cloud_controller_v3": {"href": f"{base}/v3", "meta": {"version": V3_API_VERSION}},
+        "network_policy_v0": {"href": f"{base}/networking/v0/external"},
+        "network_policy_v1": {"href": f"{base}/networking/v1/external"},
         "login": {"href": login},
         "uaa": {"href": login},
-    }})
+        "credhub": None,
+        "routing": None,
+        "logging": _configured("DOPPLER_LOGGING_ENDPOINT"),
+        "log_cache": None,
+        "log_stream": None,
+        "app_ssh": {"href": _app_ssh_endpoint(), "meta": {"host_key_fingerprint": None, "oauth_client": "ssh-proxy"}},
+    }
+    if current_app.config["V2_API"]:
+        links["cloud_controller_v2"] = {"href": f"{base}/v2", "meta": {"version": API_VERSION}}
+    return json_response({"links": links})
 
 
 @bp.get("/v2/info")
 def info():
-    host = urlsplit(_base_url()).hostname
     login = _login_url()
+    v2 = current_app.config["V2_API"]
+    host = urlsplit(base_url()).hostname
     return json_response({
-        "name": "cf-events",
+        "name": NAME,
         "build": "",
-        "support": "",
+        # As CC answers with v2 switched off (its other /v2 routes go on answering, and so do ours).
+        "support": "" if v2 else "CF API v2 is disabled",
         "version": 0,
-        "description": "Cloud Foundry audit and usage events",
+        "description": DESCRIPTION,
         "authorization_endpoint": login,
         "token_endpoint": login,
         "min_cli_version": None,
         "min_recommended_cli_version": None,
-        "api_version": API_VERSION,
-        # cf-events serves neither logs nor ssh; cf CLI v6 fails on null endpoints, so these
-        # name where a platform would serve them (configurable).
-        "app_ssh_endpoint": current_app.config.get("APP_SSH_ENDPOINT") or f"ssh.{host}:2222",
+        "api_version": API_VERSION if v2 else "",
+        "app_ssh_endpoint": _app_ssh_endpoint(),
         "app_ssh_host_key_fingerprint": None,
         "app_ssh_oauth_client": "ssh-proxy",
         "doppler_logging_endpoint": current_app.config.get("DOPPLER_LOGGING_ENDPOINT") or f"wss://doppler.{host}:443",
+    })
+
+
+@bp.get("/v3")
+def v3_root():
+    base = base_url()
+    return json_response({"links": {"self": {"href": f"{base}/v3"},
+                                    **{name: {"href": f"{base}/v3/{name}"} for name in V3_RESOURCES}}})
+
+
+@bp.get("/v3/info")
+def v3_info():
+    """CC's /v3/info, in CC's key order (no cf CLI command reads it; scripts do)."""
+    base = base_url()
+    return json_response({
+        "build": "",
+        "cli_version": {"minimum": "", "recommended": ""},
+        "custom": {},
+        "description": DESCRIPTION,
+        "name": NAME,
+        "version": 0,
+        "osbapi_version": "",
+        "rate_limits": {"enabled": False, "general_limit": "", "reset_interval_in_minutes": ""},
+        "links": {"self": {"href": f"{base}/v3/info"}, "support": {"href": ""}},
     })

@@ -1,11 +1,8 @@
 """Request bodies of the v2 write API: one JSON object, or an array of up to MAX_BATCH of them."""
-import json
-import math
-
 from marshmallow import ValidationError
 
+from ...bodies import read_json
 from ...errors import ApiError
-from ...limits import read_body
 from ...responses import json_response
 from ...writes import MAX_BATCH
 
@@ -22,31 +19,9 @@ def describe_errors(messages, prefix=""):
                 yield f"{name}: {message}"
 
 
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text):
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is beyond the range of a JSON number")
-    return value
-
-
-def parse_json(text):
-    """Parse a request's JSON strictly: Python reads NaN, Infinity and 1e999 (as infinity), but they
-    are not JSON numbers; PostgreSQL's jsonb refuses them and no JSON reader could read them back."""
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-
-
 def load_write_body(schema):
     """Return (items, is_batch): the validated objects of the body, or raise one error naming every bad field."""
-    try:
-        document = parse_json(read_body() or b"null")
-    except (ValueError, RecursionError) as error:
-        raise ApiError(
-            "MessageParseError", str(error) if isinstance(error, ValueError) else "nested too deeply"
-        ) from None
+    document = read_json()
     is_batch = isinstance(document, list)
     if not (isinstance(document, dict) or (is_batch and 1 <= len(document) <= MAX_BATCH)):
         raise ApiError(

@@ -1,15 +1,13 @@
 """Space and organization roles, managed the CC way: PUT/DELETE /v2/spaces/{guid}/auditors/{user}."""
 from flask import request
-from sqlalchemy import delete
 
 from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, require_scope
 from ...errors import ApiError
-from ...extensions import db
 from ...fields import GUID_PATTERN, format_timestamp, is_storable
 from ...models import Role
 from ...pages import fetch_page
 from ...responses import empty_response, json_response
-from ...writes import utcnow
+from ...roles import grant, revoke
 from . import bp
 from .paging import envelope, parse_paging
 
@@ -17,7 +15,8 @@ ROLE_READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR})
 # The roles each target has, by the URL's plural, and the error for a target that cannot exist.
 TARGETS = {
     "spaces": ("space", {"developers": "developer", "auditors": "auditor", "managers": "manager"}, "SpaceNotFound"),
-    "organizations": ("organization", {"auditors": "auditor", "managers": "manager"}, "OrganizationNotFound"),
+    "organizations": ("organization", {"users": "user", "auditors": "auditor", "managers": "manager",
+                                       "billing_managers": "billing_manager"}, "OrganizationNotFound"),
 }
 
 
@@ -53,11 +52,7 @@ def add_role(collection, guid, plural, user_guid):
     target_type, role = _role_in(collection, guid, plural)
     if not (is_storable(user_guid) and GUID_PATTERN.match(user_guid)):
         raise ApiError("UserNotFound", user_guid)
-    key = {"target_type": target_type, "target_guid": guid, "role": role, "user_guid": user_guid}
-    # Idempotent: granting a role the user has already changes nothing.
-    if db.session.get(Role, key) is None:
-        db.session.add(Role(**key, created_at=utcnow()))
-        db.session.commit()
+    grant(target_type, guid, role, user_guid)  # idempotent, as CC's PUT
     return json_response(_target_resource(collection, guid), 201)
 
 
@@ -65,9 +60,7 @@ def add_role(collection, guid, plural, user_guid):
 def remove_role(collection, guid, plural, user_guid):
     require_scope({ADMIN})
     target_type, role = _role_in(collection, guid, plural)
-    db.session.execute(delete(Role).where(
-        Role.target_type == target_type, Role.target_guid == guid, Role.role == role, Role.user_guid == user_guid))
-    db.session.commit()
+    revoke(target_type, guid, role, user_guid)
     return empty_response()
 
 
