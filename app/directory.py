@@ -4,7 +4,7 @@ from sqlalchemy import and_, or_, select, true
 
 from .extensions import read
 from .filters import conditions
-from .models import KnownResource
+from .models import KnownResource, record_columns
 from .pages import fetch_page
 from .visibility import GLOBAL_READERS, targets_of
 
@@ -48,6 +48,12 @@ def list_known(identity, kind, filters, page, order_by=None):
     """(total, Rows) of the known resources of `kind` that `identity` may see, meeting `filters`."""
     where = [KnownResource.kind == kind, visible(identity, kind), *conditions(filters, FIELDS)]
     return fetch_page(KnownResource, where, ORDERS[order_by], page)
+
+
+def find_known(identity, kind, guid):
+    """The known resource `guid` of `kind`, if `identity` may see it."""
+    return read(select(*record_columns(KnownResource)).where(
+        KnownResource.kind == kind, KnownResource.guid == guid, visible(identity, kind))).first()
 
 
 def names_of(kind, guids):

@@ -38,6 +38,17 @@ def list_known(collection):
     return json_response(paginated(f"/v3/{collection}", parsed, total, present(rows)))
 
 
+def show_known(collection, guid):
+    identity = require_scope(READERS)
+    kind, _, present = KINDS[collection]
+    found = directory.find_known(identity, kind, guid)
+    if found is None:
+        raise ApiError("ResourceNotFound", f"{kind.capitalize()} not found")
+    return json_response(present([found])[0])
+
+
 for collection in KINDS:
     bp.add_url_rule(f"/{collection}", f"list_{collection}", list_known, methods=["GET"],
+                    defaults={"collection": collection})
+    bp.add_url_rule(f"/{collection}/<guid>", f"show_{collection}", show_known, methods=["GET"],
                     defaults={"collection": collection})
