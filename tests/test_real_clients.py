@@ -71,6 +71,8 @@ def test_cloudfoundry_client_refreshes_its_token_after_a_401(cf, app, monkeypatc
     refresh = issuer._refreshed_user
     monkeypatch.setattr(issuer, "_refreshed_user", lambda *args: refreshes.append(args) or refresh(*args))
     cf.init_with_user_credentials("alice", "wonderland")
+    # The refreshed token lasts, however slow the run.
+    monkeypatch.setitem(app.config, "ACCESS_TOKEN_VALIDITY", 3600)
     time.sleep(2)
     # The expired token gets 401 code 1000; the client refreshes it and retries, transparently.
     assert len(guids(cf.v2.event.list(actee=APP_GUID))) == 7
@@ -140,6 +142,7 @@ def test_cloudfoundry_client_v3_refreshes_its_token_after_a_401(cf, app, events,
     refresh = issuer._refreshed_user
     monkeypatch.setattr(issuer, "_refreshed_user", lambda *args: refreshes.append(args) or refresh(*args))
     cf.init_with_user_credentials("alice", "wonderland")
+    monkeypatch.setitem(app.config, "ACCESS_TOKEN_VALIDITY", 3600)
     time.sleep(2)
     # The expired token gets v3's 401 CF-InvalidAuthToken 1000; the client refreshes and retries.
     assert len(v3_guids(cf.v3.audit_events.list(target_guids=[APP_GUID]))) == 7
