@@ -17,12 +17,12 @@ DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 5000
 # A raw '+' in a URL arrives as a space, so " created_at" was "+created_at" (CC refuses it: deliberate
 # difference).
-_ORDER = re.compile(r"^([+ -]?)(\w+)$")
-_BRACKETED = re.compile(r"^([^\[\]]+)\[([^\[\]]*)\]$")
+_ORDER = re.compile(r"([+ -]?)(\w+)")
+_BRACKETED = re.compile(r"([^\[\]]+)\[([^\[\]]*)\]")
 # CC's only time format: whole seconds, UTC, 'Z' (TimestampValidator).
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _LIST_SEPARATOR = re.compile(r",\s*")
-_WHOLE_NUMBER = re.compile(r"^\d+$")
+_WHOLE_NUMBER = re.compile(r"\d+")
 RELATIONAL = ("lt", "lte", "gt", "gte")
 
 
@@ -86,7 +86,7 @@ def _quoted(keys):
 
 def split_key(key):
     """("created_ats", "lt") for "created_ats[lt]"; (key, None) for a key without brackets."""
-    match = _BRACKETED.match(key)
+    match = _BRACKETED.fullmatch(key)
     return (match.group(1), match.group(2)) if match else (key, None)
 
 
@@ -106,7 +106,7 @@ def _integer(args, key, maximum, messages):
         return None
     text = args.get(key)
     # CC reads "10abc" as 10; any text that is not a whole number is refused here (deliberate difference).
-    if not _WHOLE_NUMBER.match(text) or int(text) < 1:
+    if not _WHOLE_NUMBER.fullmatch(text) or int(text) < 1:
         messages.append(f"{humanized(key)} must be a positive integer")
     elif maximum is not None and int(text) > maximum:
         messages.append(f"{humanized(key)} must be between 1 and {maximum}")
@@ -117,7 +117,7 @@ def _integer(args, key, maximum, messages):
 
 def _time(text, key, messages):
     """The time `text` names, or None with CC's message when it is not 'YYYY-MM-DDThh:mm:ssZ'."""
-    if _TIMESTAMP.match(text):
+    if _TIMESTAMP.fullmatch(text):
         try:
             return parse_time(text)
         except ValueError:  # not a day, or outside the times the store holds
@@ -127,12 +127,18 @@ def _time(text, key, messages):
     return None
 
 
+def _occurrences(args, key):
+    """(raw key, operator, value) of each distinct key `key` or `key[op]` in `args`: a key sent twice
+    keeps its last value, as Rack keeps it."""
+    for raw_key in dict.fromkeys(args):
+        base, operator = split_key(raw_key)
+        if base == key:
+            yield raw_key, operator, args.getlist(raw_key)[-1]
+
+
 def _time_filters(args, key, field, messages, echoed):
     specs = []
-    for raw_key, value in args.items(multi=True):
-        base, operator = split_key(raw_key)
-        if base != key:
-            continue
+    for raw_key, operator, value in _occurrences(args, key):
         if operator is None:
             values = split_list(value)
             moments = [_time(piece, key, messages) for piece in values]
@@ -153,23 +159,28 @@ def _time_filters(args, key, field, messages, echoed):
     return specs
 
 
+class _ListMessages:
+    def __init__(self):
+        self.operators, self.arrays = [], []
+
+
 def _list_filters(args, key, field, query, messages, echoed):
-    specs, malformed = [], []
-    for raw_key, value in args.items(multi=True):
-        base, operator = split_key(raw_key)
-        if base != key:
-            continue
+    """The filters of list parameter `key`; messages of a malformed one go to `messages` (an operator's
+    mistake, which CC checks first) or `messages.arrays` (a value that is not a list)."""
+    specs = []
+    for raw_key, operator, value in _occurrences(args, key):
         if operator == "":
             # key[]=a: CC reads the array as the text '["a"]', which matches nothing; so does this.
             value = "[" + ", ".join(f'"{piece}"' for piece in args.getlist(raw_key)) + "]"
         elif operator is not None and not (operator == "not" and key in query.excludable):
-            malformed.append(f"{humanized(key)} {key} has an invalid operator" if key in query.excludable
-                             else f"{humanized(key)} must be an array")
+            if key in query.excludable:
+                messages.operators.append(f"{humanized(key)} {key} has an invalid operator")
+            else:
+                messages.arrays.append(f"{humanized(key)} must be an array")
             continue
         values = split_list(value)
         specs.append(NoneOf(field, frozenset(values)) if operator == "not" else OneOf(field, frozenset(values)))
         echoed.append((f"{key}[not]" if operator == "not" else key, joined_list(values)))
-    messages += malformed
     return specs
 
 
@@ -180,7 +191,7 @@ def parse(args, query):
     per_page = _integer(args, "per_page", query.max_per_page, messages) or DEFAULT_PER_PAGE
     order_by = None
     if args.get("order_by"):
-        match = _ORDER.match(args.get("order_by"))
+        match = _ORDER.fullmatch(args.get("order_by"))
         if match and match.group(2) in query.orders:
             order_by = (match.group(2), match.group(1) == "-")
             # Written back with an explicit sign, as CC does.
@@ -193,14 +204,16 @@ def parse(args, query):
                 messages.append(f"Filtering by '{key}' is not allowed on this resource.")
             continue
         filters += _time_filters(args, key, field, messages, echoed)
-    # CC checks guids with the other parameters every list has, before the unknown ones; the rest after.
-    later = []
+    # CC checks guids with the parameters every list has, then the unknown ones, then target_guids'
+    # operator, then whether the other lists are lists.
+    first, later = _ListMessages(), _ListMessages()
     for key, field in query.lists.items():
-        filters += _list_filters(args, key, field, query, messages if key == "guids" else later, echoed)
+        filters += _list_filters(args, key, field, query, first if key == "guids" else later, echoed)
+    messages += first.operators + first.arrays
     unknown = [base for base in dict.fromkeys(split_key(key)[0] for key in args) if base not in query.keys]
     if unknown:
         messages.append(f"Unknown query parameter(s): {_quoted(unknown)}. Valid parameters are: {_quoted(query.keys)}")
-    messages += later
+    messages += later.operators + later.arrays
     singles = {key: args.get(key) for key in query.singles if key in args}
     echoed += singles.items()
     if messages:
