@@ -1,6 +1,8 @@
 """The apps, spaces and organizations the store knows from its events (models.KnownResource): what cf CLI
 v8 looks up by name, and what each reader may see of them."""
-from sqlalchemy import and_, or_, select, true
+from types import SimpleNamespace
+
+from sqlalchemy import and_, func, or_, select, true
 
 from .extensions import read
 from .filters import conditions
@@ -21,7 +23,8 @@ ORDERS = {
     "created_at": (KnownResource.first_seen_at, KnownResource.guid),
     "updated_at": (KnownResource.last_seen_at, KnownResource.guid),
     "name": (KnownResource.name, KnownResource.guid),
-    "state": (KnownResource.state, KnownResource.guid),
+    # As shown: an app no start or stop has been seen of is stopped.
+    "state": (func.coalesce(KnownResource.state, "STOPPED"), KnownResource.guid),
 }
 # Organization managers see every space of their organizations, as in CC.
 SPACE_SEEING_ORGANIZATION_ROLES = ("manager",)
@@ -48,6 +51,17 @@ def list_known(identity, kind, filters, page, order_by=None):
     """(total, Rows) of the known resources of `kind` that `identity` may see, meeting `filters`."""
     where = [KnownResource.kind == kind, visible(identity, kind), *conditions(filters, FIELDS)]
     return fetch_page(KnownResource, where, ORDERS[order_by], page)
+
+
+def known_or_named(kind, guids, seen_at):
+    """The known resources `guids` of `kind`; one the store has never seen stands in by its guid, as
+    seen at `seen_at` (a role may name a space no event has shown yet)."""
+    rows = {row.guid: row for row in read(select(*record_columns(KnownResource)).where(
+        KnownResource.kind == kind, KnownResource.guid.in_(list(guids)))).all()}
+    return [rows.get(guid) or SimpleNamespace(kind=kind, guid=guid, name=guid, named_at=None, space_guid=None,
+                                              organization_guid=None, state=None, state_at=None,
+                                              first_seen_at=seen_at, last_seen_at=seen_at)
+            for guid in guids]
 
 
 def find_known(identity, kind, guid):

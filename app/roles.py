@@ -1,8 +1,9 @@
 """Roles in spaces and organizations: one store behind v2's and v3's role endpoints, read by visibility."""
 from sqlalchemy import case, delete, select, true
 
+from . import directory
 from .extensions import db
-from .models import Role
+from .models import KnownResource, Role
 from .visibility import GLOBAL_READERS, targets_of
 from .writes import utcnow
 
@@ -54,8 +55,11 @@ def revoke(target_type, target_guid, role, user_guid):
 
 def readable_roles(identity):
     """The roles `identity` may see: every role for the global roles; else the roles of the spaces and
-    organizations where it holds a role itself (as CC's roles_controller reads them)."""
+    organizations it may see (directory.py: where it holds a role, and an organization manager's spaces),
+    as CC's roles_controller reads them."""
     if identity.has_any(GLOBAL_READERS):
         return true()
-    return (Role.target_type == "space") & Role.target_guid.in_(targets_of(identity.user_id, "space")) | (
-        (Role.target_type == "organization") & Role.target_guid.in_(targets_of(identity.user_id, "organization")))
+    spaces = select(KnownResource.guid).where(KnownResource.kind == "space", directory.visible(identity, "space"))
+    in_space = Role.target_guid.in_(targets_of(identity.user_id, "space")) | Role.target_guid.in_(spaces)
+    in_organization = Role.target_guid.in_(targets_of(identity.user_id, "organization"))
+    return ((Role.target_type == "space") & in_space) | ((Role.target_type == "organization") & in_organization)

@@ -101,7 +101,7 @@ def v3_info():
         "description": DESCRIPTION,
         "name": NAME,
         "version": 0,
-        "osbapi_version": "",
+        "osbapi_version": "2.15",  # CC's constant
         "rate_limits": {"enabled": False, "general_limit": "", "reset_interval_in_minutes": ""},
         "links": {"self": {"href": f"{base}/v3/info"}, "support": {"href": ""}},
     })

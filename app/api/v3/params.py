@@ -51,15 +51,16 @@ class ListQuery(NamedTuple):
     orders: tuple = ("created_at", "updated_at")
     excludable: frozenset = frozenset()
     singles: tuple = ()
+    includes: tuple = ()  # what `include` may name (roles: user, organization, space)
     max_per_page: int = MAX_PER_PAGE
 
     @property
     def keys(self):
         # CC's ListMessage allows page, per_page, order_by, the times and guids; each endpoint's own
-        # keys follow (a usage stream's after_guid before its other lists).
+        # keys follow (a usage stream's after_guid before its other lists, include last).
         own = [key for key in self.lists if key != "guids"]
         return ["page", "per_page", "order_by", *self.times, *(["guids"] if "guids" in self.lists else []),
-                *self.singles, *own]
+                *self.singles, *own, *(["include"] if self.includes else [])]
 
 
 class Parsed(NamedTuple):
@@ -69,6 +70,7 @@ class Parsed(NamedTuple):
     filters: list  # filters.py specs
     echoed: list  # (key, value) pairs the paging links repeat, as parsed
     singles: dict
+    includes: tuple = ()
 
     @property
     def offset(self):
@@ -184,6 +186,33 @@ def _list_filters(args, key, field, query, messages, echoed):
     return specs
 
 
+def parse_include(args, allowed, messages, echoed=None):
+    """The resources `include` asks for, in its order; CC's messages for unknown or repeated ones."""
+    if "include" not in args:
+        return ()
+    asked = split_list(args.get("include"))
+    for name in asked:
+        if name not in allowed:
+            messages.append(f"Invalid included resource: '{name}'. Valid included resources are: {_quoted(allowed)}")
+    for name in dict.fromkeys(name for name in asked if asked.count(name) > 1):
+        messages.append(f"Duplicate included resource: '{name}'")
+    if echoed is not None:
+        echoed.append(("include", joined_list(asked)))
+    return tuple(dict.fromkeys(name for name in asked if name in allowed))
+
+
+def parse_show(args, includes):
+    """The parameters of a show endpoint that takes only `include`; ParameterErrors if wrong."""
+    messages = []
+    unknown = [key for key in dict.fromkeys(split_key(key)[0] for key in args) if key != "include"]
+    if unknown:
+        messages.append(f"Unknown query parameter(s): {_quoted(unknown)}. Valid parameters are: 'include'")
+    parsed = parse_include(args, includes, messages)
+    if messages:
+        raise ParameterErrors(messages)
+    return parsed
+
+
 def parse(args, query):
     """The request's parameters (`args`, its query MultiDict) read by `query`; ParameterErrors if wrong."""
     messages, echoed, filters = [], [], []
@@ -214,8 +243,9 @@ def parse(args, query):
     if unknown:
         messages.append(f"Unknown query parameter(s): {_quoted(unknown)}. Valid parameters are: {_quoted(query.keys)}")
     messages += later.operators + later.arrays
+    includes = parse_include(args, query.includes, messages, echoed) if query.includes else ()
     singles = {key: args.get(key) for key in query.singles if key in args}
     echoed += singles.items()
     if messages:
         raise ParameterErrors(messages)
-    return Parsed(page, per_page, order_by, filters, echoed, singles)
+    return Parsed(page, per_page, order_by, filters, echoed, singles, includes)

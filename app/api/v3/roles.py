@@ -1,11 +1,13 @@
 """POST/GET /v3/roles and GET/DELETE /v3/roles/{guid}: the roles v2's role endpoints manage too."""
+from types import SimpleNamespace
+
 from flask import request
 from sqlalchemy import select
 
 from ... import roles
 from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
 from ...bodies import read_json
-from ...directory import names_of
+from ...directory import known_or_named, names_of
 from ...errors import ApiError
 from ...extensions import db
 from ...fields import GUID_PATTERN, is_storable
@@ -15,12 +17,13 @@ from ...pages import PageRequest, fetch_page
 from ...responses import empty_response, json_response
 from . import bp
 from .links import paginated
-from .params import ListQuery, ParameterErrors, parse
-from .schemas import present_roles
+from .params import ListQuery, ParameterErrors, parse, parse_show
+from .schemas import present_organizations, present_roles, present_spaces, present_users
 
 READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
+INCLUDES = ("user", "organization", "space")
 QUERY = ListQuery(lists={"guids": "guid", "organization_guids": "organization_guid", "space_guids": "space_guid",
-                         "user_guids": "user_guid", "types": "type"})
+                         "user_guids": "user_guid", "types": "type"}, includes=INCLUDES)
 # CC's order, in its message for a type it does not know.
 TYPE_NAMES = ["organization_auditor", "organization_manager", "organization_billing_manager", "organization_user",
               "space_auditor", "space_manager", "space_developer", "space_supporter"]
@@ -44,7 +47,32 @@ def list_roles():
         parsed = parsed._replace(echoed=[*parsed.echoed, ("order_by", "+created_at")])
     where = [roles.readable_roles(identity), *conditions(parsed.filters, roles.FIELDS)]
     total, rows = fetch_page(Role, where, ORDER[order_by[0]], PageRequest(parsed.offset, parsed.per_page, order_by[1]))
-    return json_response(paginated("/v3/roles", parsed, total, present_roles(rows)))
+    body = paginated("/v3/roles", parsed, total, present_roles(rows))
+    if parsed.includes:
+        body["included"] = _included(rows, parsed.includes)
+    return json_response(body)
+
+
+def _included(rows, includes):
+    """What `include` asks for of these roles, in CC's order: their users, organizations and spaces."""
+    included = {}
+    if "user" in includes:
+        guids = list(dict.fromkeys(role.user_guid for role in rows))
+        known = {user.guid: user for user in db.session.scalars(select(User).where(User.guid.in_(guids)))}
+        first_role = {}
+        for role in rows:
+            first_role.setdefault(role.user_guid, role.created_at)
+        included["users"] = present_users([
+            SimpleNamespace(guid=guid, username=known[guid].username, origin="uaa", created_at=known[guid].created_at)
+            if guid in known else SimpleNamespace(guid=guid, username=None, origin=None, created_at=first_role[guid])
+            for guid in guids])
+    for name, kind, present in (("organizations", "organization", present_organizations),
+                                ("spaces", "space", present_spaces)):
+        if kind in includes:
+            targets = {role.target_guid: role.created_at for role in rows if role.target_type == kind}
+            included[name] = present([row for guid, seen in targets.items()
+                                      for row in known_or_named(kind, [guid], seen)])
+    return included
 
 
 def _role(identity, guid):
@@ -57,7 +85,16 @@ def _role(identity, guid):
 
 @bp.get("/roles/<guid>")
 def show_role(guid):
-    return json_response(present_roles([_role(require_scope(READERS), guid)])[0])
+    identity = require_scope(READERS)
+    try:
+        includes = parse_show(request.args, INCLUDES)
+    except ParameterErrors as errors:
+        _unprocessable(errors.messages)
+    role = _role(identity, guid)
+    body = present_roles([role])[0]
+    if includes:
+        body["included"] = _included([role], includes)
+    return json_response(body)
 
 
 @bp.delete("/roles/<guid>")

@@ -137,6 +137,20 @@ class RoleSchema(Schema):
     links = fields.Function(_role_links)
 
 
+class UserSchema(Schema):
+    """A user a role names: the built-in issuer's (its username, origin uaa), or one of a UAA the store
+    does not know (no username; presented by its guid)."""
+
+    guid = fields.String()
+    created_at = Timestamp()
+    updated_at = fields.Function(lambda r: format_timestamp(r.created_at))
+    username = fields.String()
+    presentation_name = fields.Function(lambda r: r.username or r.guid)
+    origin = fields.String()
+    metadata = fields.Function(_metadata)
+    links = fields.Function(lambda r: {"self": link("users", quote_plus(r.guid))})
+
+
 present_audit_events = Presenter(AuditEventSchema()).many
 present_app_usage_events = Presenter(AppUsageEventSchema()).many
 present_service_usage_events = Presenter(ServiceUsageEventSchema()).many
@@ -144,3 +158,4 @@ present_apps = Presenter(AppSchema()).many
 present_spaces = Presenter(SpaceSchema()).many
 present_organizations = Presenter(OrganizationSchema()).many
 present_roles = Presenter(RoleSchema()).many
+present_users = Presenter(UserSchema()).many
