@@ -4,6 +4,9 @@ Generated deterministically (one seed) as CSV in bounded chunks and COPYed into 
 project's migrations created: indexes and unique constraints are dropped first and rebuilt after
 (their definitions are read from the catalogue, so whatever the migrations declare is rebuilt), all
 in the transaction that truncated the table, so that with `wal_level=minimal` the load writes no WAL.
+The event-count triggers (migration 0005) count the rows as they are copied; the known_resources
+triggers (migration 0009) are disabled meanwhile and known_resources is folded once from the loaded
+tables afterwards, with the migration's own statement (see rebuild_known_resources).
 
 Distributions:
 - apps, their spaces and organizations, and users: Zipf-like popularity (a few apps make a large share
@@ -15,8 +18,10 @@ Distributions:
 - app usage events: ids are gap-free positions 1..N in created_at order, states STARTED/STOPPED
   dominant, then buildpack, staging and task events.
 """
+import importlib.util
 import io
 import json
+import os
 import random
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -30,6 +35,7 @@ SEED = 20261123
 CHUNK = 50_000
 START = datetime(2026, 3, 1, tzinfo=timezone.utc)
 SPAN = timedelta(days=183)
+END = START + SPAN  # the last events are just before it (a UTC midnight)
 BURST_GAP = 0.05  # seconds between events inside a burst, on average
 BURST_LENGTH = 300  # events in a burst, on average
 BURST_SHARE = 0.5  # of all events
@@ -80,6 +86,9 @@ USAGE_COLUMNS = ("id", "guid", "created_at", "state", "previous_state", "memory_
                  "task_name", "task_guid")
 TABLES = {"events": EVENT_COLUMNS, "app_usage_events": USAGE_COLUMNS}
 USAGE_STREAM = "app_usage_events"
+KNOWN = "known_resources"  # folded from every event table (migration 0009), marked like the tables
+KNOWN_SNAPSHOT = "bench_known_resources_snapshot"  # its copy while the write measurements run
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations", "versions")
 
 
 def marker(rows):
@@ -145,6 +154,11 @@ class World:
 
     def org_of_app(self, rank):
         return self.apps[rank][4]
+
+    def actor(self, rank):
+        """The user at popularity rank `rank` as events name their actor: (actor, actor_username, actor_name),
+        the last an email. Users are the actors of every event but crashes (whose actor is the app)."""
+        return self.users[rank]
 
 
 class Timeline:
@@ -366,7 +380,16 @@ def load_table(url, table, rows):
                 "WHERE indrelid = %s::regclass AND indexrelid NOT IN "
                 "(SELECT conindid FROM pg_constraint WHERE conrelid = %s::regclass)", (table, table))
             indexes = cur.fetchall()
+            # known_resources is folded once after the load (rebuild_known_resources): its trigger fired
+            # on each COPY would upsert the same keys as the other table's load, which is in a transaction
+            # of its own, so the two would wait for each other's commit (and re-updating every key
+            # at each chunk slows each chunk down as the load goes on).
+            cur.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname = %s",
+                        (table, f"known_resources_on_{table}"))
+            known_trigger = cur.fetchone()
             cur.execute(f"TRUNCATE {table}")
+            if known_trigger:
+                cur.execute(f'ALTER TABLE {table} DISABLE TRIGGER "{known_trigger[0]}"')
             for name, _ in constraints:
                 cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
             for name, _ in indexes:
@@ -378,6 +401,8 @@ def load_table(url, table, rows):
                 cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
             for _, definition in indexes:
                 cur.execute(definition)
+            if known_trigger:
+                cur.execute(f'ALTER TABLE {table} ENABLE TRIGGER "{known_trigger[0]}"')
     finally:
         conn.close()
     return time.monotonic() - started
@@ -397,6 +422,10 @@ def state(url):
                 found[table + ".marker"] = cur.fetchone()[0]
             cur.execute("SELECT last_id, horizon FROM usage_streams WHERE name = %s", (USAGE_STREAM,))
             found["stream"] = cur.fetchone()
+            cur.execute("SELECT to_regclass(%s) IS NOT NULL", (KNOWN,))
+            if cur.fetchone()[0]:
+                cur.execute("SELECT obj_description(%s::regclass, 'pg_class')", (KNOWN,))
+                found[KNOWN + ".marker"] = cur.fetchone()[0]
             return found
     finally:
         conn.close()
@@ -405,6 +434,12 @@ def state(url):
 def is_loaded(found, rows):
     return all(found[t] == (rows, rows) and found[t + ".marker"] == marker(rows) for t in TABLES) and \
         tuple(found["stream"] or ()) == (rows, 1)
+
+
+def known_is_current(found, rows):
+    """Whether known_resources was folded from this data set and nothing written since (a data set
+    loaded before migration 0009, or by a loader that did not fold and mark it, is folded again)."""
+    return found.get(KNOWN + ".marker") == marker(rows)
 
 
 def leftovers_only(found, rows):
@@ -418,6 +453,11 @@ def remove_written(url, rows):
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
+            # Should the rows go but this stop before known_resources is folded again, it must not pass
+            # for the data set's: unmarked meanwhile (it is folded again by the next run).
+            cur.execute("SELECT obj_description(%s::regclass, 'pg_class')", (KNOWN,))
+            known_marker = cur.fetchone()[0]
+            cur.execute(f"COMMENT ON TABLE {KNOWN} IS NULL")
             deleted = 0
             for table in TABLES:
                 cur.execute(f"DELETE FROM {table} WHERE id > %s", (rows,))
@@ -425,7 +465,39 @@ def remove_written(url, rows):
             reset_stream(cur, rows)
             if deleted:
                 cur.execute("VACUUM (ANALYZE) events, app_usage_events")
+                # The deleted rows' sightings stay in known_resources (deleting forgets nothing, and the
+                # writes are newer than the data set): back to the copy taken before the writes, or, without
+                # one, folded again from what is left (half a minute a million rows). Either marks it.
+                cur.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (KNOWN_SNAPSHOT,))
+                if cur.fetchone()[0] == marker(rows):
+                    cur.execute("BEGIN")
+                    cur.execute(f"TRUNCATE {KNOWN}")
+                    cur.execute(f"INSERT INTO {KNOWN} SELECT * FROM {KNOWN_SNAPSHOT}")
+                    cur.execute(f"COMMENT ON TABLE {KNOWN} IS %s", (marker(rows),))
+                    cur.execute("COMMIT")
+                else:
+                    rebuild_known_resources(cur, rows)
+                cur.execute(f"VACUUM (ANALYZE) {KNOWN}")
+            elif known_marker is not None:
+                # Nothing was written (the triggers only ever add what a committed insert sighted).
+                cur.execute(f"COMMENT ON TABLE {KNOWN} IS %s", (known_marker,))
+            cur.execute(f"DROP TABLE IF EXISTS {KNOWN_SNAPSHOT}")
             return deleted
+    finally:
+        conn.close()
+
+
+def snapshot_known_resources(url, rows):
+    """A copy of known_resources (a few ten thousand rows) to put back once the writes are deleted, when it
+    is the data set's own."""
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {KNOWN_SNAPSHOT}")
+            if known_is_current(state(url), rows):
+                cur.execute(f"CREATE TABLE {KNOWN_SNAPSHOT} AS SELECT * FROM {KNOWN}")
+                cur.execute(f"COMMENT ON TABLE {KNOWN_SNAPSHOT} IS %s", (marker(rows),))
     finally:
         conn.close()
 
@@ -438,6 +510,50 @@ def reset_stream(cur, rows):
     sequence = cur.fetchone()[0]
     if sequence:
         cur.execute("SELECT setval(%s, %s)", (sequence, rows))
+
+
+def _known_resources_migration():
+    """Migration 0009, whose `_postgresql_fold(table, source)` folds a table's rows into known_resources."""
+    path = os.path.join(MIGRATIONS, "0009_known_resources.py")
+    spec = importlib.util.spec_from_file_location("cf_events_migration_0009_known_resources", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rebuild_known_resources(cur, rows):
+    """known_resources as the triggers would have kept it: emptied, then every event table folded in
+    with the migration's own statement (one per table, as the migration does for existing rows), and
+    marked, in one transaction (`cur` is on an autocommit connection). Returns its rows."""
+    migration = _known_resources_migration()
+    cur.execute("BEGIN")
+    try:
+        cur.execute(f"TRUNCATE {KNOWN}")
+        for table in migration.SIGHTINGS:
+            cur.execute(migration._postgresql_fold(table, table))
+        cur.execute(f"COMMENT ON TABLE {KNOWN} IS %s", (marker(rows),))
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+    cur.execute("COMMIT")
+    cur.execute(f"SELECT count(*) FROM {KNOWN}")
+    return cur.fetchone()[0]
+
+
+def refresh_known_resources(url, rows, log):
+    """Fold known_resources again for a data set whose known_resources is not marked as its own: loaded
+    before migration 0009 (whose upgrade folded it, unmarked) or by an older loader, or left by a run
+    that wrote events and stopped before folding it again."""
+    started = time.monotonic()
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            known = rebuild_known_resources(cur, rows)
+            cur.execute(f"VACUUM (ANALYZE) {KNOWN}")
+    finally:
+        conn.close()
+    log(f"{KNOWN} folded again from the data set: {known:,} rows in {time.monotonic() - started:.1f} s")
 
 
 def load(url, rows, log):
@@ -453,10 +569,13 @@ def load(url, rows, log):
     try:
         with conn.cursor() as cur:
             reset_stream(cur, rows)
+            known_started = time.monotonic()
+            known = rebuild_known_resources(cur, rows)
+            log(f"  {KNOWN}: {known:,} rows folded in {time.monotonic() - known_started:.1f} s")
             for table in TABLES:
                 cur.execute(f"COMMENT ON TABLE {table} IS %s", (marker(rows),))
             vacuum_started = time.monotonic()
-            cur.execute("VACUUM (ANALYZE) events, app_usage_events")
+            cur.execute(f"VACUUM (ANALYZE) events, app_usage_events, {KNOWN}")
             cur.execute("CHECKPOINT")
             log(f"  vacuum analyze + checkpoint: {time.monotonic() - vacuum_started:.1f} s")
     finally:

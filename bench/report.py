@@ -11,6 +11,9 @@ from .service import PROJECT
 SORT_NODE = re.compile(r"(^|→ |\[|; )(Incremental )?Sort \(")
 # Sequential scans of the small tables (usage_streams, the event counts) are cheap and expected.
 LARGE_SEQ_SCAN = re.compile(r"Seq Scan on (events|app_usage_events|service_usage_events) ")
+# A total counted row by row (sql.statement_kind names the large table a count reads), instead of
+# the maintained counts or the cursor's arithmetic; the rows it counted are in its plan.
+LARGE_COUNT = re.compile(r"count over (events|app_usage_events|service_usage_events)$")
 
 
 def _cpu_model():
@@ -134,6 +137,7 @@ def render(results, facts, args, cores):
         for kind, summary, execution in r.plans:
             flag = " ⚠ sequential scan of a large table" if LARGE_SEQ_SCAN.search(summary) else ""
             flag += " ⚠ sort" if SORT_NODE.search(summary) else ""
+            flag += " ⚠ COUNT over a large table" if LARGE_COUNT.search(kind) else ""
             out.append(f"- {kind} ({execution:.2f} ms){flag}: `{summary}`")
         out.append("")
     return "\n".join(out)

@@ -9,19 +9,27 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import timedelta
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from . import dataset, report, writes
 from .cluster import Cluster
 from .loadgen import Client, percentile, run
 from .noise import CpuMonitor
 from .service import Service, recommended_workers
-from .sql import InProcessApp, connect, explain, measure_raw
+from .sql import InProcessApp, connect, counted_table, explain, measure_raw
 
 SCALES = {"1m": 1_000_000, "10m": 10_000_000}
 USAGE = "/v2/app_usage_events"
 EVENTS = "/v2/events"
+V3_USAGE = "/v3/app_usage_events"
+V3_EVENTS = "/v3/audit_events"
 Q_SAFE = ":,=@/!$'()*"
+
+# The issue's targets, by kind of request; v3 requests share them with their v2 twins.
+TAIL = {"p50": 0.003, "p99": 0.015, "per_worker": 500, "ratio": 3}
+CATCH_UP = {"p99": 0.050, "ratio": 5}  # 1000/page
+FIRST_PAGE = {kind: {"p99": p99, "ratio": 3} for kind, p99 in
+              {"selective": 0.020, "common": 0.300, "unfiltered": 0.050}.items()}
 
 
 @dataclass
@@ -56,6 +64,9 @@ class Shape:
     label: str
     paths: list
     targets: dict = field(default_factory=dict)  # p50, p99 (seconds), per_worker (req/s), ratio
+    # Its total must come from the maintained counts or the cursor's arithmetic: a COUNT over a large
+    # table among its statements is noted in the verdict (every plan flags one anyway).
+    no_count: bool = False
 
 
 @dataclass
@@ -96,6 +107,12 @@ def iso(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def v3(path, *pairs):
+    """A v3 request as its clients write it: every key and value form-escaped (CC's CGI.escape, Go's
+    url.Values: `[` is %5B, `:` %3A), in the order given."""
+    return f"{path}?{urlencode(pairs)}"
+
+
 def usage_guids(url, positions):
     conn = connect(url)
     with conn.cursor() as cur:
@@ -114,11 +131,9 @@ def build_shapes(url, rows):
         # No database, no serialisation of rows: what a request costs through gunicorn and Flask alone.
         Shape("floor", "Floor: `GET /v2/info` (no database, no rows)", ["/v2/info"], {}),
         Shape("tail", "Tail poll: app usage `after_guid` 50 behind the head, 50/page",
-              [f"{USAGE}?after_guid={g}&results-per-page=50" for g in tail],
-              {"p50": 0.003, "p99": 0.015, "per_worker": 500, "ratio": 3}),
+              [f"{USAGE}?after_guid={g}&results-per-page=50" for g in tail], TAIL),
         Shape("catchup", f"Catch-up: app usage `after_guid` {behind:,} behind, 1000/page",
-              [f"{USAGE}?after_guid={g}&results-per-page=1000" for g in catch_up],
-              {"p99": 0.050, "ratio": 5}),
+              [f"{USAGE}?after_guid={g}&results-per-page=1000" for g in catch_up], CATCH_UP),
         Shape("usage-deep", "App usage deep page: page=10000 × 100/page (no cursor)",
               [f"{USAGE}?results-per-page=100&page=10000"], {}),
     ]
@@ -139,14 +154,40 @@ def build_shapes(url, rows):
             f"actee:{app[0]}", f"timestamp>={iso(t1)}", f"timestamp<{iso(t1 + timedelta(days=30))}"), "selective"),
         ("unfiltered", "unfiltered", "", "unfiltered"),
     ]
-    p99 = {"selective": 0.020, "common": 0.300, "unfiltered": 0.050}
     for key, label, query, kind in filters:
         for direction in ("asc", "desc"):
             params = "&".join(part for part in (query, f"order-direction={direction}") if part)
             shapes.append(Shape(f"events-{key}-{direction}", f"/v2/events first page, {label}, {direction}",
-                                [f"{EVENTS}?{params}"], {"p99": p99[kind], "ratio": 3}))
+                                [f"{EVENTS}?{params}"], FIRST_PAGE[kind]))
     shapes.append(Shape("events-deep", "/v2/events deep page: page=10000 × 100/page",
                         [f"{EVENTS}?results-per-page=100&page=10000"], {}))
+
+    # v3 (V3.md 1, 2, 6): the same requests in the new dialect, with the same targets as their v2 twins.
+    # 30 days before the data set's end is a UTC midnight, so no day is cut: the total is the counts' alone.
+    since = iso(dataset.END - timedelta(days=30))
+    actor = world.actor(100)
+    shapes += [
+        Shape("v3-cf-events", "v3 `cf events APP` (cf CLI v8): target_guids = an app (rank 100), "
+                              "order_by=-created_at, page 1 × 50",
+              [v3(V3_EVENTS, ("order_by", "-created_at"), ("page", 1), ("target_guids", app[0]))],
+              FIRST_PAGE["selective"], no_count=True),
+        Shape("v3-crash-30d", f"v3 audit events: types = {dataset.CRASH_TYPE}, created_ats[gte] = 30 days "
+                              "before the end, 50/page",
+              [v3(V3_EVENTS, ("types", dataset.CRASH_TYPE), ("created_ats[gte]", since))],
+              FIRST_PAGE["selective"], no_count=True),
+        Shape("v3-actor", "v3 audit events: actor_guids = a user (popularity rank 100), 50/page",
+              [v3(V3_EVENTS, ("actor_guids", actor[0]))], FIRST_PAGE["selective"], no_count=True),
+        # No latency target: 5000 events serialised is the service's own work, which the ratio bounds.
+        Shape("v3-unfiltered-5000", "v3 audit events: unfiltered, per_page=5000",
+              [v3(V3_EVENTS, ("per_page", 5000))], {"ratio": 5}, no_count=True),
+        Shape("v3-tail", "v3 tail poll: app usage `after_guid` 50 behind the head, per_page=50",
+              [v3(V3_USAGE, ("after_guid", g), ("per_page", 50)) for g in tail], TAIL, no_count=True),
+        # p99 scaled from v2's 1000/page catch-up by the rows: at 1000 rows and more a page's time is
+        # mostly per row (decoding and serialising), so 5 × the rows may take 5 × 50 ms.
+        Shape("v3-catchup", f"v3 catch-up: app usage `after_guid` {behind:,} behind, per_page=5000",
+              [v3(V3_USAGE, ("after_guid", g), ("per_page", 5000)) for g in catch_up],
+              {**CATCH_UP, "p99": 5 * CATCH_UP["p99"]}, no_count=True),
+    ]
     return shapes
 
 
@@ -224,7 +265,8 @@ def _measure_read(result, shape, app, make_client, conn, workers, budget, log):
         if first is None:
             first = response.get_json()
     if "resources" in first:
-        result.rows = f"{len(first['resources']):,} of {first['total_results']:,}"
+        total = first["pagination"]["total_results"] if "pagination" in first else first["total_results"]
+        result.rows = f"{len(first['resources']):,} of {total:,}"
     requests = [("GET", path, None) for path in shape.paths]
     run(make_client, requests, 1, 2 * len(requests) + 3, 3)  # warm-up
     latency = run(make_client, requests, 1, budget.latency_requests, budget.latency_seconds)
@@ -240,6 +282,10 @@ def _measure_read(result, shape, app, make_client, conn, workers, budget, log):
     result.throughput = (f"{load.rate:,.0f} req/s ({load.rate / workers:,.0f}/worker), "
                          f"p99 {ms(percentile(load.latencies, 0.99))} ms")
     apply_targets(result, shape.targets, load.rate, workers)
+    counted = sorted({table for statements in captured for statement, _ in statements
+                      if (table := counted_table(statement))})
+    if shape.no_count and counted:
+        result.notes.append(f"⚠ total by COUNT over {', '.join(counted)}")
     result.plans = explain(conn, captured[0])
     result.breakdown = app.breakdown(shape.paths[0], budget.profile_requests)
     log(f"  {shape.key}: p50 {ms(result.p50)} ms, p99 {ms(result.p99)} ms, {load.rate:,.0f} req/s, "
@@ -486,6 +532,8 @@ def main(argv=None):
                 url = cluster.restart("measure")
         else:
             log(f"reusing the loaded data set ({rows:,} rows per table)")
+            if not dataset.known_is_current(found, rows):
+                dataset.refresh_known_resources(url, rows, log)
         ours = True
         conn = connect(url)
         with conn.cursor() as cur:
@@ -517,6 +565,7 @@ def main(argv=None):
         log("following next_url")
         results.extend(measure_drain(url, rows, app, make_client, conn, budget, log))
         log("measuring writes")
+        dataset.snapshot_known_resources(url, rows)
         results.extend(measure_writes(url, secret, rows, make_client, workers, budget, log))
         facts["foreign"] = MONITOR.foreign(measuring, MONITOR.snapshot())
         conn.close()

@@ -170,13 +170,25 @@ def explain(conn, statements, prefix=""):
 
 
 OFFSET = re.compile(r"OFFSET %\((\w+)\)s", re.IGNORECASE)
+# The tables too large to count or scan for a request: a total must come from the maintained counts
+# (event_counts) or the usage cursor's arithmetic, a page from an index range.
+LARGE_TABLES = ("events", "app_usage_events", "service_usage_events")
+COUNT_FROM = re.compile(r"^\s*SELECT\s+count\(\*\)(?:\s+AS\s+\w+)?\s+FROM\s+(\w+)\b", re.IGNORECASE)
+
+
+def counted_table(statement):
+    """The large table a statement counts rows of (`SELECT count(*) FROM events …`), or None."""
+    match = COUNT_FROM.match(statement)
+    return match.group(1).lower() if match and match.group(1).lower() in LARGE_TABLES else None
 
 
 def statement_kind(statement, parameters):
-    """What a captured statement is for, in a few words."""
+    """What a captured statement is for, in a few words (a count of a large table names it:
+    report.py flags those)."""
     text = " ".join(statement.split()).upper()
     if text.startswith("SELECT COUNT(") or "SELECT COUNT(*)" in text[:40]:
-        return "count"
+        table = counted_table(statement)
+        return f"count over {table}" if table else "count"
     if "FROM USAGE_STREAMS" in text:
         return "stream head"
     if "FROM PRUNED_USAGE_EVENTS" in text:

@@ -2,7 +2,7 @@
 
 A table of 200 000 audit events and 200 000 app usage events is loaded once for this module,
 set-based, and analysed (the triggers fill known_resources from the inserts). Each shape's request
-runs through the service as admin, in both of its dialect's orders, while every statement it sends
+runs through the service as admin, in each order its dialect offers, while every statement it sends
 is captured; each statement is then EXPLAINed with its parameters, and its plan must not read
 events, app_usage_events or service_usage_events sequentially. (Small tables, the event counts,
 usage_streams or the 2 440 known resources, may be scanned.) The bench shows the same plans at ten
