@@ -1,28 +1,33 @@
 """Audit-event totals and deep pages from the maintained counts, instead of scans.
 
 An exact COUNT over ten million events costs up to a second, and a page a million rows deep an
-OFFSET scan as long. Triggers keep exact counts by type and UTC day, and by type and space or
-organization (models.EventCountByDay, EventCountByTarget), so for a platform-wide reader (admin,
-admin read-only, global auditor) filtering by type, by one of space_guid/organization_guid, or by
-a time range:
+OFFSET scan as long. Triggers keep exact counts by type and UTC day, and by type and space,
+organization, actee, actor or actor name (models.EventCountByDay, EventCountByTarget), so for a
+platform-wide reader (admin, admin read-only, global auditor) filtering by type, by one of those
+fields, or by a time range:
 - the total is a sum over at most a few hundred count rows (plus an exact count of the part of
   a day a time range cuts, which an index bounds to that day);
-- page N starts at the day holding its first row, found by adding up days: the OFFSET that
-  remains scans less than one day of events.
-Anything else (actee, a space and a time range together, a reader who sees only some spaces) is
-counted exactly, by pages.fetch_page.
+- page N in time order starts at the day holding its first row, found by adding up days: the
+  OFFSET that remains scans less than one day of events.
+Anything else (two of those fields, one of them and a time range, a reader who sees only some
+spaces) is counted exactly, by pages.fetch_page.
+
+In id order (v3's default) a time range bounds the ids too: the days it covers hold events with ids
+between their first_id and last_id, so the walk of the ids starts where the range does.
 """
 from datetime import date, datetime, time, timedelta, timezone
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, cast, func, select, true
+from sqlalchemy import BigInteger, cast, false, func, select, true
 
 from .extensions import read
 from .filters import During, OneOf
 from .models import Event, EventCountByDay, EventCountByTarget
 from .pages import fetch_page, select_rows
 
-TARGETS = {"space_guid": "space", "organization_guid": "organization"}
+# The fields counted per value (the target types of EventCountByTarget).
+TARGETS = {"space_guid": "space", "organization_guid": "organization", "actee": "actee", "actor": "actor",
+           "actor_name": "actor_name"}
 ONE_DAY = timedelta(days=1)
 
 
@@ -82,6 +87,8 @@ def event_page(countable, filters, conditions, order, page):
     """(total, Rows of the page) of the audit events meeting `conditions` (`filters` and the reader's
     visibility) in `order` (columns). `countable`: the reader sees every event, so the counts of all
     events are theirs. Skipping whole days needs an order that starts with the time."""
+    if order[0] is Event.id:
+        conditions = [*conditions, *_id_bounds(filters)]
     counted = counted_filter(filters) if countable else None
     if counted is None:
         return fetch_page(Event, conditions, order, page)
@@ -105,6 +112,34 @@ def event_page(countable, filters, conditions, order, page):
         before += day.events
     from_first_day = day.until_end() if page.descending else Event.timestamp >= day.start
     return total, select_rows(Event, [*conditions, from_first_day], order, page, page.offset - before)
+
+
+def _id_bounds(filters):
+    """Conditions on the id that the time ranges (and types) of `filters` imply, from the days' id bounds.
+
+    They change no answer, only how the database finds it: without them a list in id order with a
+    recent time range walks the ids from the oldest.
+    """
+    since = until = types = None
+    for spec in filters:
+        if isinstance(spec, During) and spec.field == "timestamp":
+            since = max(filter(None, (since, spec.since)), default=None)
+            until = min(filter(None, (until, spec.until)), default=None)
+        elif isinstance(spec, OneOf) and spec.field == "type" and not spec.or_none:
+            types = spec.values if types is None else types & spec.values
+    if not (since or until):
+        return []
+    statement = select(func.min(EventCountByDay.first_id), func.max(EventCountByDay.last_id))
+    if since:
+        statement = statement.where(EventCountByDay.day >= since.date())
+    if until:
+        statement = statement.where(EventCountByDay.day <= (until - timedelta.resolution).date())
+    if types is not None:
+        statement = statement.where(EventCountByDay.type.in_(types))
+    first, last = read(statement).one()
+    if first is None:
+        return [false()]  # no day of the range holds an event of these types
+    return [Event.id >= first, Event.id <= last]
 
 
 def _summed(counts):

@@ -65,14 +65,20 @@ class EventCountByDay(db.Model):
     type: Mapped[str] = mapped_column(Name, primary_key=True)
     day = mapped_column(Date, primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger)
+    # Bounds of the ids of the day's events of the type (migration 0010): deletes leave them wider,
+    # never narrower, so an event of the day always lies within them.
+    first_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class EventCountByTarget(db.Model):
-    """How many audit events of each type each space and each organization has (same triggers)."""
+    """How many audit events of each type each space, organization, actee, actor and actor name has
+    (same triggers)."""
 
     __tablename__ = "event_counts_by_target"
 
-    target_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # "space" or "organization"
+    # "space", "organization", "actee", "actor" or "actor_name"
+    target_type: Mapped[str] = mapped_column(String(16), primary_key=True)
     target_guid: Mapped[str] = mapped_column(Guid, primary_key=True)
     type: Mapped[str] = mapped_column(Name, primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from app.api.v1.schemas import ScalingoEventSchema, present_scalingo_event
 from app.api.v2.schemas import EventEntitySchema, EventMetadataSchema, present_event
 from app.api.v2.usage_schemas import ENTITY_SCHEMAS, usage_metadata_schema, usage_presenter
+from app.api.v3.schemas import AppUsageEventSchema, AuditEventSchema, ServiceUsageEventSchema
 from app.extensions import db
 from app.models import AppUsageEvent, Event, ServiceUsageEvent, record_columns
 from app.presenters import Presenter
@@ -59,9 +60,10 @@ def schemas_of(model):
     """(schema, presenter) pairs that present `model`'s rows."""
     if model is Event:
         return [(schema, Presenter(schema)) for schema in (EventMetadataSchema(), EventEntitySchema(),
-                                                             ScalingoEventSchema())]
+                                                             ScalingoEventSchema(), AuditEventSchema())]
     stream = model.__tablename__
-    return [(schema, Presenter(schema)) for schema in (usage_metadata_schema(stream), ENTITY_SCHEMAS[stream])]
+    v3 = AppUsageEventSchema() if model is AppUsageEvent else ServiceUsageEventSchema()
+    return [(schema, Presenter(schema)) for schema in (usage_metadata_schema(stream), ENTITY_SCHEMAS[stream], v3)]
 
 
 def stored_records(model):
@@ -79,6 +81,9 @@ def stored_records(model):
 @pytest.mark.parametrize("model", list(CASES), ids=lambda model: model.__tablename__)
 def test_presenters_agree_with_the_schemas(app, model):
     orm, rows = stored_records(model)
+    # v3's links need the address the request came to.
+    context = app.test_request_context("/v3/audit_events", base_url="https://events.example.com")
+    context.push()
     assert len(orm) == len(rows) == len(CASES[model])
     for schema, present in schemas_of(model):
         for obj, row in zip(orm, rows, strict=True):
@@ -90,6 +95,7 @@ def test_presenters_agree_with_the_schemas(app, model):
         # A page of Rows is read by position: the same output, in the same order.
         assert [list(p.items()) for p in present.many(rows)] == [list(schema.dump(o).items()) for o in orm]
         assert present.many(list(orm)) == [schema.dump(o) for o in orm]
+    context.pop()
 
 
 def test_the_v2_and_v1_resources(app):

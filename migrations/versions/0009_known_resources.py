@@ -3,8 +3,9 @@
 Each event sights resources: its actee when that is an app, a space or an organization (with the
 name the event gives it), its space and its organization; each usage event its app (the parent app
 of a process or task), space and organization. A resource's name is the one the newest sighting with
-a name gives (its guid until one does; named_at says when), an app's state that of its newest start or stop; its space and organization never change
-(Cloud Foundry moves no app between spaces, nor spaces between organizations). Deleting events forgets nothing: a resource once known stays known.
+a name gives (its guid until one does; named_at says when), an app's state that of its newest start
+or stop; its space and organization never change (Cloud Foundry moves no app between spaces, nor
+spaces between organizations). Deleting events forgets nothing: a resource once known stays known.
 
 On PostgreSQL one statement-level trigger per table and statement aggregates its sightings; on SQLite
 a row-level one upserts each. Existing events are read here.

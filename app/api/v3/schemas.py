@@ -4,7 +4,7 @@ from urllib.parse import quote_plus
 from marshmallow import Schema, fields
 
 from ...fields import Timestamp, format_timestamp
-from ...presenters import Presenter
+from ...presenters import Attributes, PerPage, Presenter, SameAs
 from ...urls import base_url
 
 
@@ -14,20 +14,24 @@ def link(*parts):
 
 
 def _links(collection):
-    return fields.Function(lambda record: {"self": link(collection, record.guid)})
+    def bind():
+        prefix = f"{base_url()}/v3/{collection}/"
+        return lambda record: {"self": {"href": prefix + record.guid}}
+
+    return PerPage(bind)
 
 
 def _pair(current, previous):
-    return fields.Function(lambda e: {"current": getattr(e, current), "previous": getattr(e, previous)})
+    return Attributes(current=current, previous=previous)
 
 
 class AuditEventSchema(Schema):
     guid = fields.String()
     created_at = Timestamp(attribute="timestamp")
-    updated_at = fields.Function(lambda e: format_timestamp(e.timestamp))
+    updated_at = SameAs("created_at", lambda e: format_timestamp(e.timestamp))
     type = fields.String()
-    actor = fields.Function(lambda e: {"guid": e.actor, "type": e.actor_type, "name": e.actor_name})
-    target = fields.Function(lambda e: {"guid": e.actee, "type": e.actee_type, "name": e.actee_name})
+    actor = Attributes(guid="actor", type="actor_type", name="actor_name")
+    target = Attributes(guid="actee", type="actee_type", name="actee_name")
     data = fields.Dict(attribute="data")
     # No space or organization is null here (v2 shows "").
     space = fields.Function(lambda e: {"guid": e.space_guid} if e.space_guid else None)
@@ -38,16 +42,16 @@ class AuditEventSchema(Schema):
 class AppUsageEventSchema(Schema):
     guid = fields.String()
     created_at = Timestamp()
-    updated_at = fields.Function(lambda e: format_timestamp(e.created_at))
+    updated_at = SameAs("created_at", lambda e: format_timestamp(e.created_at))
     state = _pair("state", "previous_state")
-    app = fields.Function(lambda e: {"guid": e.parent_app_guid, "name": e.parent_app_name})
+    app = Attributes(guid="parent_app_guid", name="parent_app_name")
     # A task's or a staging's event has no process: CC writes "" for its app guid, and shows null.
     process = fields.Function(lambda e: {"guid": e.app_guid or None, "type": e.process_type})
-    space = fields.Function(lambda e: {"guid": e.space_guid, "name": e.space_name})
-    organization = fields.Function(lambda e: {"guid": e.org_guid})
+    space = Attributes(guid="space_guid", name="space_name")
+    organization = Attributes(guid="org_guid")
     # The name as stored: credentials in a buildpack's URL were hidden on write (CC's v3 shows them).
-    buildpack = fields.Function(lambda e: {"guid": e.buildpack_guid, "name": e.buildpack_name})
-    task = fields.Function(lambda e: {"guid": e.task_guid, "name": e.task_name})
+    buildpack = Attributes(guid="buildpack_guid", name="buildpack_name")
+    task = Attributes(guid="task_guid", name="task_name")
     memory_in_mb_per_instance = _pair("memory_in_mb_per_instance", "previous_memory_in_mb_per_instance")
     instance_count = _pair("instance_count", "previous_instance_count")
     links = _links("app_usage_events")
@@ -56,15 +60,15 @@ class AppUsageEventSchema(Schema):
 class ServiceUsageEventSchema(Schema):
     guid = fields.String()
     created_at = Timestamp()
-    updated_at = fields.Function(lambda e: format_timestamp(e.created_at))
+    updated_at = SameAs("created_at", lambda e: format_timestamp(e.created_at))
     state = fields.String()
-    space = fields.Function(lambda e: {"guid": e.space_guid, "name": e.space_name})
-    organization = fields.Function(lambda e: {"guid": e.org_guid})
-    service_instance = fields.Function(lambda e: {"guid": e.service_instance_guid, "name": e.service_instance_name,
-                                                  "type": e.service_instance_type})
-    service_plan = fields.Function(lambda e: {"guid": e.service_plan_guid, "name": e.service_plan_name})
-    service_offering = fields.Function(lambda e: {"guid": e.service_guid, "name": e.service_label})
-    service_broker = fields.Function(lambda e: {"guid": e.service_broker_guid, "name": e.service_broker_name})
+    space = Attributes(guid="space_guid", name="space_name")
+    organization = Attributes(guid="org_guid")
+    service_instance = Attributes(guid="service_instance_guid", name="service_instance_name",
+                                  type="service_instance_type")
+    service_plan = Attributes(guid="service_plan_guid", name="service_plan_name")
+    service_offering = Attributes(guid="service_guid", name="service_label")
+    service_broker = Attributes(guid="service_broker_guid", name="service_broker_name")
     links = _links("service_usage_events")
 
 
