@@ -1,6 +1,9 @@
 """Request bodies as JSON, strictly: what every dialect's write endpoints read."""
 import json
 import math
+import re
+
+import orjson
 
 from .errors import ApiError
 from .limits import read_body
@@ -23,10 +26,26 @@ def parse_json(text):
     return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
+# 19 digits in a row may be an integer beyond 64 bits, which orjson would read as a float.
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+
+def parse_json_fast(text):
+    """parse_json, by orjson when it would read the same (several times faster for a large batch): not
+    for text with an integer orjson would round, nor for any text orjson refuses, whose reason
+    parse_json gives."""
+    if not _LONG_NUMBER.search(text):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return parse_json(text)
+
+
 def read_json():
     """The request body's JSON document (null when empty); 400 MessageParseError when it is not JSON."""
     try:
-        return parse_json(read_body() or b"null")
+        return parse_json_fast(read_body() or b"null")
     except (ValueError, RecursionError) as error:
         reason = str(error) if isinstance(error, ValueError) else "nested too deeply"
         raise ApiError("MessageParseError", reason) from None

@@ -67,6 +67,10 @@ class Secret:
     path: str
     replacement: str
 
+    @cached_property
+    def segments(self):
+        return self.path.split(".")
+
 
 @dataclass(frozen=True)
 class Category:
@@ -590,6 +594,50 @@ def check(type_name, data):
     return messages
 
 
+def _groups(event_type):
+    """The type's fields by the path of the object that holds them: {parents: (required keys, {key: (is
+    valid, may be a secret's text)})}; None when a field steps into arrays (conforms defers to check)."""
+    if any("[]" in field.path for field in event_type.fields):
+        return None
+    groups = {}
+    for field in event_type.fields:
+        required, typed = groups.setdefault(field.parents, (set(), {}))
+        if field.required:
+            required.add(field.key)
+        typed.setdefault(field.key, []).append((_TYPE_CHECKS[field.type][0], field.path in event_type.secret_paths))
+    return {parents: (frozenset(required), typed) for parents, (required, typed) in groups.items()}
+
+
+_GROUPS = {name: _groups(event_type) for name, event_type in EVENT_TYPES.items()}
+
+
+def conforms(type_name, data):
+    """Whether check(type_name, data) would find nothing, answered without building its messages: the
+    write path asks this of every event, and most conform."""
+    groups = _GROUPS.get(type_name, {})
+    if groups is None:
+        return not check(type_name, data)
+    if not groups or not isinstance(data, dict | None):
+        return True
+    data = data or {}
+    for parents, (required, typed) in groups.items():
+        parent = data
+        for key in parents:
+            parent = parent.get(key)
+            if not isinstance(parent, dict):
+                break
+        else:
+            if not required.issubset(parent):
+                return False
+            for key in typed.keys() & parent.keys():
+                value = parent[key]
+                # A secret may arrive already replaced by its text, whatever its own type.
+                if value is not None and not all((may_be_text and isinstance(value, str)) or valid(value)
+                                                 for valid, may_be_text in typed[key]):
+                    return False
+    return True
+
+
 # --- redaction --------------------------------------------------------------------------------------
 def _replace(container, segments, replacement):
     head, *rest = segments
@@ -627,11 +675,11 @@ def redact(type_name, data):
     """A copy of the metadata/type_data with every secret replaced by its text, for any type."""
     if not isinstance(data, dict):
         return _copy(data)
-    redacted = _copy(data)
+    # The copy hides every secret-named key as it goes; then the type's own secret paths.
+    redacted = _redact_secret_keys(data)
     event_type = EVENT_TYPES.get(type_name)
     for secret in event_type.secrets if event_type else ():
-        _replace(redacted, secret.path.split("."), secret.replacement)
-    redacted = _redact_secret_keys(redacted)
+        _replace(redacted, secret.segments, secret.replacement)
     request = redacted.get("request")
     if isinstance(request, dict):
         for key in PRIVATE_REQUEST_FIELDS:

@@ -119,12 +119,13 @@ def load_demo_events(**kwargs):
     """Write the demo's events through the write path (redacted like any other); return the counts."""
     from .api.v2.schemas import EventWriteSchema
     from .api.v2.usage_schemas import AppUsageEventWriteSchema
+    from .loading import loader_for
 
     events = demo_events(**kwargs)
     usage = demo_usage_events(events)
     audit = [dict(event, timestamp=event["timestamp"].isoformat()) for event in events]
-    for model, schema, time_field, items in ((Event, EventWriteSchema(), "timestamp", audit),
-                                             (AppUsageEvent, AppUsageEventWriteSchema(), "created_at", usage)):
+    for model, schema, time_field, items in ((Event, EventWriteSchema, "timestamp", audit),
+                                             (AppUsageEvent, AppUsageEventWriteSchema, "created_at", usage)):
         for first in range(0, len(items), MAX_BATCH):
-            write_events(model, schema.load(items[first:first + MAX_BATCH], many=True), time_field=time_field)
+            write_events(model, loader_for(schema).load(items[first:first + MAX_BATCH]), time_field=time_field)
     return len(audit), len(usage)

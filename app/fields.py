@@ -19,6 +19,8 @@ def check_text(value, max_length):
     # PostgreSQL rejects NUL in text and lone surrogates cannot be encoded as UTF-8.
     if "\x00" in value:
         raise ValidationError("Must not contain NUL characters.")
+    if value.isascii():  # most are, and ASCII encodes
+        return
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -50,7 +52,7 @@ class Guid(Text):
         return value
 
 
-def _check_json(value, depth=0):
+def check_json(value, depth=0):
     if depth > MAX_JSON_DEPTH:
         raise ValidationError(f"Must not be nested deeper than {MAX_JSON_DEPTH} levels.")
     if isinstance(value, str):
@@ -58,10 +60,10 @@ def _check_json(value, depth=0):
     elif isinstance(value, dict):
         for key, item in value.items():
             check_text(key, max_length=len(key))
-            _check_json(item, depth + 1)
+            check_json(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
-            _check_json(item, depth + 1)
+            check_json(item, depth + 1)
 
 
 class JsonObject(fields.Dict):
@@ -69,7 +71,7 @@ class JsonObject(fields.Dict):
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
-        _check_json(value)
+        check_json(value)
         return value
 
 

@@ -3,6 +3,7 @@ from marshmallow import ValidationError
 
 from ...bodies import read_json
 from ...errors import ApiError
+from ...loading import loader_for
 from ...responses import json_response
 from ...writes import MAX_BATCH
 
@@ -19,7 +20,7 @@ def describe_errors(messages, prefix=""):
                 yield f"{name}: {message}"
 
 
-def load_write_body(schema):
+def load_write_body(schema_class):
     """Return (items, is_batch): the validated objects of the body, or raise one error naming every bad field."""
     document = read_json()
     is_batch = isinstance(document, list)
@@ -28,7 +29,7 @@ def load_write_body(schema):
             "UnprocessableEntity", f"The body must be a JSON object or an array of 1 to {MAX_BATCH} JSON objects."
         )
     try:
-        items = schema.load(document if is_batch else [document], many=True)
+        items = loader_for(schema_class).load(document if is_batch else [document])
     except ValidationError as error:
         # Errors are indexed by item, except those a schema raises for the whole batch.
         messages = error.messages if is_batch else error.messages.get(0, error.messages)

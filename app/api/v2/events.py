@@ -23,7 +23,6 @@ MAX_PER_PAGE = 100
 FILTERS = ("timestamp", "type", "actee", "space_guid", "organization_guid")
 # The list order, always; order-by accepts these names and changes nothing.
 ORDER = ("timestamp", "id")
-_write_schema = EventWriteSchema()
 
 
 @bp.get("/events")
@@ -54,6 +53,6 @@ def delete_event(guid):
 @bp.post("/events")
 def create_events():
     require_scope(WRITERS)
-    items, is_batch = load_write_body(_write_schema)
+    items, is_batch = load_write_body(EventWriteSchema)
     written = write_events(Event, items, time_field="timestamp")
     return written_response(written, is_batch, present_events)

@@ -2,7 +2,7 @@
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validates_schema
 from marshmallow.validate import Regexp
 
-from ...catalogue import check, redact
+from ...catalogue import check, conforms, redact
 from ...fields import Guid, JsonObject, NullAsEmpty, Text, Timestamp, format_timestamp
 from ...presenters import Presenter
 from ..v1.schemas import is_scalingo_event, scalingo_to_store
@@ -72,20 +72,32 @@ class EventWriteSchema(Schema):
         # dialects write, and read, the one store.
         return scalingo_to_store(document) if is_scalingo_event(document) else document
 
-    @validates_schema
-    def _check_space_url(self, event, **kwargs):
+    @staticmethod
+    def needs_pre_load(document):
+        """Whether the pre_load hook would change `document` (loading.FastLoader leaves such to load)."""
+        return is_scalingo_event(document)
+
+    @staticmethod
+    def problems(event):
+        """{field: [message]} of the whole-event rules, for the fields loaded (`event` by attribute)."""
+        found = {}
         if event.get("space_url") and event["space_url"] != f"/v2/spaces/{event.get('space_guid') or ''}":
-            raise ValidationError("Must be /v2/spaces/ followed by the event's space_guid.", "space_url")
+            found["space_url"] = ["Must be /v2/spaces/ followed by the event's space_guid."]
+        # A known type's metadata must carry its fields with their JSON types; unknown types pass.
+        metadata = [] if conforms(event.get("type"), event.get("data")) else check(event.get("type"), event.get("data"))
+        if metadata:
+            found["metadata"] = metadata
+        return found
 
     @validates_schema
-    def _check_known_type(self, event, **kwargs):
-        # A known type's metadata must carry its fields with their JSON types; unknown types pass.
-        problems = check(event.get("type"), event.get("data"))
+    def _check(self, event, **kwargs):
+        problems = self.problems(event)
         if problems:
-            raise ValidationError(problems, "metadata")
+            raise ValidationError(problems)
 
-    @post_load
-    def _store(self, event, **kwargs):
+    @staticmethod
+    def stored(event):
+        """The event as the store keeps it: no space_url, NULL for no space or organization, secrets hidden."""
         event.pop("space_url", None)
         for name in ("space_guid", "organization_guid"):
             if event[name] == "":
@@ -93,9 +105,14 @@ class EventWriteSchema(Schema):
         event["data"] = redact(event["type"], event["data"])
         return event
 
+    @post_load
+    def _store(self, event, **kwargs):
+        return self.stored(event)
+
 
 def _refuse(message):
-    raise ValidationError(message)
+    # The translation of a Scalingo event sets a message; anything else sent under this key is unknown.
+    raise ValidationError(message if isinstance(message, str) else "Unknown field.")
 
 
 _metadata = Presenter(EventMetadataSchema())

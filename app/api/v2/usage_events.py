@@ -47,13 +47,13 @@ APP_USAGE = UsageCollection(
     model=AppUsageEvent,
     max_per_page=10000,
     list_scopes=frozenset({ADMIN, ADMIN_READ_ONLY}),
-    write_schema=AppUsageEventWriteSchema(),
+    write_schema=AppUsageEventWriteSchema,
 )
 SERVICE_USAGE = UsageCollection(
     model=ServiceUsageEvent,
     max_per_page=100,
     list_scopes=frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR}),
-    write_schema=ServiceUsageEventWriteSchema(),
+    write_schema=ServiceUsageEventWriteSchema,
     filters=("service_instance_type", "service_guid"),
 )
 

@@ -117,11 +117,16 @@ class AppUsageEventWriteSchema(Schema):
     task_name = _optional_text()
     task_guid = _optional_text()
 
-    @post_load
-    def _obfuscate(self, event, **kwargs):
+    @staticmethod
+    def stored(event):
+        """The event as the store keeps it: a buildpack URL's credentials hidden."""
         if event.get("buildpack_name"):
             event["buildpack_name"] = obfuscate_url_credentials(event["buildpack_name"])
         return event
+
+    @post_load
+    def _obfuscate(self, event, **kwargs):
+        return self.stored(event)
 
 
 class ServiceUsageEventWriteSchema(Schema):
