@@ -26,15 +26,32 @@ def _columns(model):
                  for attr in mapper.column_attrs if attr.key != "id")
 
 
-def _text(value, kind):
-    """One value in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if kind == "JSON" or isinstance(value, dict | list):
-        return encode_json(value).decode().translate(_ESCAPES)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value).translate(_ESCAPES)
+def _json_text(value):
+    return encode_json(value).decode().translate(_ESCAPES)
+
+
+@cache
+def _line_writer(model):
+    """A function from a row (attribute -> value) and its number to its line of COPY text, compiled for
+    the model's columns: one join a row instead of a call a value."""
+    expressions = []
+    for number, (name, _, kind) in enumerate(_columns(model)):
+        if kind == "JSON":
+            convert = "_json(v{n})"
+        elif kind in ("UTCDateTime", "DateTime", "Date"):
+            convert = "v{n}.isoformat()"
+        elif kind in ("Integer", "BigInteger"):
+            convert = "str(v{n})"
+        else:
+            convert = "v{n}.translate(_ESCAPES)"
+        expressions.append((name, convert.format(n=number)))
+    lines = [f"    v{n} = row.get({name!r})" for n, (name, _) in enumerate(expressions)]
+    values = ", ".join(f"(NULL if v{n} is None else {convert})" for n, (_, convert) in enumerate(expressions))
+    source = ("def line(row, number):\n" + "\n".join(lines)
+              + f"\n    return TAB.join(({values}, str(number))) + NEWLINE\n")
+    namespace = {"_json": _json_text, "_ESCAPES": _ESCAPES, "NULL": "\\N", "TAB": "\t", "NEWLINE": "\n"}
+    exec(compile(source, f"<COPY line of {model.__tablename__}>", "exec"), namespace)  # noqa: S102
+    return namespace["line"]
 
 
 def _staging_table(model):
@@ -49,11 +66,8 @@ def copy_rows(model, rows):
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} AS SELECT {', '.join(c for _, c, _ in columns)}, "
                    f"0 AS ord FROM {model.__tablename__} WITH NO DATA")
     cursor.execute(f"TRUNCATE {table}")
-    buffer = io.StringIO()
-    for number, row in enumerate(rows):
-        buffer.write("\t".join(_text(row.get(name), kind) for name, _, kind in columns))
-        buffer.write(f"\t{number}\n")
-    buffer.seek(0)
+    line = _line_writer(model)
+    buffer = io.StringIO("".join([line(row, number) for number, row in enumerate(rows)]))
     cursor.copy_expert(f"COPY {table} ({', '.join(c for _, c, _ in columns)}, ord) FROM STDIN", buffer)
     cursor.close()
 

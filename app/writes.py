@@ -40,15 +40,20 @@ def uuid7(moment=None, entropy=None):
 
 
 class Written:
-    """The stored rows of a write in request order, and the guids this write created."""
+    """What a write stored: the guids it created, and (made when asked for) its rows in request order."""
 
-    def __init__(self, rows, new_guids):
-        self.rows = rows
+    def __init__(self, guids, unique, stored, new_guids):
+        self._guids, self._unique, self._stored = guids, unique, stored
         self.new_guids = new_guids
 
     @property
     def created(self):
         return bool(self.new_guids)
+
+    @property
+    def rows(self):
+        # A new event is what was sent; only replays were read back.
+        return [self._stored.get(guid) or SimpleNamespace(**self._unique[guid][0]) for guid in self._guids]
 
 
 @cache
@@ -74,7 +79,9 @@ def _prepare(model, items, time_field):
     now = utcnow()
     guids, unique = [], {}
     for item in items:
-        row = {"guid": uuid7(now), time_field: now, "created_at": now, **item}
+        row = {time_field: now, "created_at": now, **item}
+        if "guid" not in row:
+            row["guid"] = uuid7(now)
         fields = _compared_fields(model, item, time_field)
         earlier = unique.setdefault(row["guid"], (row, fields))
         if earlier[0] is not row and not _same(earlier[0], row, fields):
@@ -189,6 +196,4 @@ def write_events(model, items, time_field):
         except BaseException:
             db.session.rollback()
             raise
-    # A new event is what was sent; only replays were read back.
-    written = {guid: SimpleNamespace(**unique[guid][0]) for guid in new_guids}
-    return Written([stored.get(guid) or written[guid] for guid in guids], new_guids)
+    return Written(guids, unique, stored, new_guids)
