@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from .api_tokens import create_api_token, revoke_api_token
 from .auth import issue_token
 from .extensions import db
+from .follower import follow_command
 from .importer import import_command
 from .issuer import hash_secret
 from .models import Client, Role, User
@@ -89,13 +90,19 @@ def clients_group():
               type=click.Choice(["client_credentials", "password", "refresh_token"]))
 def create_client_command(client_id, secret, scopes, grant_types):
     """Create a client (or reset an existing one)."""
+    client = create_client(client_id, secret, scopes, grant_types)
+    click.echo(f"client {client.client_id} with grant types {client.grant_types} and scopes {client.scopes}")
+
+
+def create_client(client_id, secret, scopes, grant_types=("client_credentials",)):
+    """Create a client of the built-in issuer, or reset an existing one."""
     client = db.session.get(Client, client_id) or Client(client_id=client_id, created_at=utcnow())
     client.secret_hash = hash_secret(secret) if secret else None
     client.scopes = " ".join(scopes)
     client.grant_types = " ".join(grant_types)
     db.session.add(client)
     db.session.commit()
-    click.echo(f"client {client.client_id} with grant types {client.grant_types} and scopes {client.scopes}")
+    return client
 
 
 @click.group("tokens")
@@ -131,6 +138,7 @@ def events_group():
 
 
 events_group.add_command(import_command)
+events_group.add_command(follow_command)
 events_group.add_command(prune_command)
 
 

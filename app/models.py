@@ -277,6 +277,29 @@ class ApiToken(db.Model):
     revoked_at = mapped_column(UTCDateTime)
 
 
+class FollowerPosition(db.Model):
+    """Where the follower of an upstream Cloud Controller is in one of its streams (follower.py).
+
+    Moved in the transaction that stores the events it covers, so a follower killed at any instant
+    resumes where its last commit left it, with nothing lost and nothing stored twice.
+    """
+
+    __tablename__ = "follower_positions"
+
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)  # "audit_events", "app_usage_events", …
+    upstream: Mapped[str] = mapped_column(String(2048))  # the API it follows
+    dialect: Mapped[str] = mapped_column(String(8))  # "v3" or "v2"
+    # Usage streams: the guid a cycle reads after (an overlap behind the head), and the head's guid.
+    resume_after: Mapped[str | None] = mapped_column(Guid)
+    head: Mapped[str | None] = mapped_column(Guid)
+    # Every stream: the newest event time stored (audit: a cycle reads from an overlap before it).
+    newest_at = mapped_column(UTCDateTime)
+    stored: Mapped[int] = mapped_column(BigInteger, default=0)  # events this follower stored
+    last_success_at = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(2048))
+    updated_at = mapped_column(UTCDateTime, nullable=False)
+
+
 @cache
 def record_columns(model):
     """The table columns of `model`, labelled with its attribute names (`metadata` reads as `data`).

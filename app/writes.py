@@ -42,9 +42,10 @@ def uuid7(moment=None, entropy=None):
 class Written:
     """What a write stored: the guids it created, and (made when asked for) its rows in request order."""
 
-    def __init__(self, guids, unique, stored, new_guids):
+    def __init__(self, guids, unique, stored, new_guids, conflicts):
         self._guids, self._unique, self._stored = guids, unique, stored
         self.new_guids = new_guids
+        self.conflicts = conflicts
 
     @property
     def created(self):
@@ -98,12 +99,17 @@ def _stored(model, guids):
     return {row.guid: row for row in db.session.execute(statement).all()}
 
 
-def _refuse_conflicts(unique, stored):
-    """A stored guid is a replay when the writer sent the same content again, else a conflict."""
+def _conflicts(unique, stored, refuse):
+    """The guids stored with other content than this write's (else a stored guid is a replay); with
+    `refuse`, the first of them is a 409 for the whole write."""
+    conflicts = []
     for guid, row in stored.items():
         written, fields = unique[guid]
         if not _same(row, written, fields):
-            raise ApiError("EventConflict", guid)
+            if refuse:
+                raise ApiError("EventConflict", guid)
+            conflicts.append(guid)
+    return conflicts
 
 
 @cache
@@ -123,7 +129,7 @@ def _table_rows(model, rows):
             for row in rows]
 
 
-def _insert_audit_events(model, unique):
+def _insert_audit_events(model, unique, refuse):
     # Insert first: on SQLite this takes the write lock at once, and on PostgreSQL a concurrent
     # writer of the same guid waits here until the other commits, so the comparison below always
     # sees the row that won.
@@ -135,8 +141,7 @@ def _insert_audit_events(model, unique):
         insert_or_skip = _INSERT[db.engine.dialect.name](table).on_conflict_do_nothing(index_elements=["guid"])
         new_guids = set(db.session.scalars(insert_or_skip.returning(table.c.guid), _table_rows(model, rows)).all())
     stored = _stored(model, unique.keys() - new_guids)
-    _refuse_conflicts(unique, stored)
-    return stored, new_guids
+    return stored, new_guids, _conflicts(unique, stored, refuse)
 
 
 def _copies(rows):
@@ -145,14 +150,14 @@ def _copies(rows):
     return len(rows) >= staging.COPY_FROM_ROWS and db.engine.dialect.name == "postgresql"
 
 
-def _insert_usage_events(model, unique):
+def _insert_usage_events(model, unique, refuse):
     stream = model.__tablename__
     if db.engine.dialect.name == "sqlite":
         # One writer at a time: take the database's write lock before reading, or the commit could be
         # refused for a stale snapshot.
         lock_stream(stream)
     stored = _stored(model, unique.keys())
-    _refuse_conflicts(unique, stored)
+    conflicts = _conflicts(unique, stored, refuse)
     new_rows = [row for guid, (row, _) in unique.items() if guid not in stored]
     if new_rows:
         # Positions last, right before the commit (SPEC 4.1 a): the stream's row lock, which makes
@@ -168,7 +173,7 @@ def _insert_usage_events(model, unique):
             for position, row in enumerate(new_rows, start=first):
                 row["id"] = position
             db.session.execute(insert(model.__table__), _table_rows(model, new_rows))
-    return stored, {row["guid"] for row in new_rows}
+    return stored, {row["guid"] for row in new_rows}, conflicts
 
 
 def _worth_retrying(error):
@@ -176,17 +181,21 @@ def _worth_retrying(error):
     return isinstance(error.orig, TransactionRollbackError) or isinstance(error, IntegrityError)
 
 
-def write_events(model, items, time_field):
+def write_events(model, items, time_field, before_commit=None, refuse_conflicts=True):
     """Store validated `items` (dicts of model attributes) in one transaction.
 
     A guid already stored with the same content is a replay and succeeds without writing; with
-    other content the whole batch is refused (409) and nothing is written.
+    other content the whole batch is refused (409) and nothing is written; or, without
+    `refuse_conflicts`, that event alone is left as it is stored and named in the result.
+    `before_commit(new guids)` runs in the same transaction, last (the follower moves its position so).
     """
     guids, unique = _prepare(model, items, time_field)
     store = _insert_usage_events if model in USAGE_MODELS else _insert_audit_events
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            stored, new_guids = store(model, unique)
+            stored, new_guids, conflicts = store(model, unique, refuse_conflicts)
+            if before_commit is not None:
+                before_commit(new_guids)
             db.session.commit()
             break
         except (OperationalError, IntegrityError) as error:
@@ -196,4 +205,4 @@ def write_events(model, items, time_field):
         except BaseException:
             db.session.rollback()
             raise
-    return Written(guids, unique, stored, new_guids)
+    return Written(guids, unique, stored, new_guids, conflicts)
