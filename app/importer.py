@@ -6,11 +6,13 @@ path copies to PostgreSQL (staging.py): the validation is the API's, at the spee
 """
 import hashlib
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 import orjson
+from flask import current_app
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
@@ -91,6 +93,37 @@ class Tally:
         self.present += len(batch) - len(written.new_guids)
 
 
+class Writer:
+    """Writes chunks in a thread of its own, one at a time and in order, while the caller goes on."""
+
+    def __init__(self, app, tally):
+        self.app, self.tally = app, tally
+        self.pool, self.pending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import"), None
+
+    def _write(self, batch):
+        with self.app.app_context():
+            self.tally.write(batch)
+
+    def write(self, batch):
+        self.wait()
+        self.pending = self.pool.submit(self._write, batch)
+
+    def wait(self):
+        if self.pending is not None:
+            self.pending.result()  # raises what the write raised
+            self.pending = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        try:
+            if error is None:
+                self.wait()
+        finally:
+            self.pool.shutdown(wait=True)
+
+
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--kind", required=True, type=click.Choice(list(KINDS)), help="What the file holds.")
@@ -100,8 +133,11 @@ def import_command(file, kind):
     model, schema_class, time_field = KINDS[kind]
     loader = loader_for(schema_class)
     tally, batch = Tally(model, time_field), []
+    # One chunk is written (by the database, on its own core) while the next is read and checked (in
+    # this process): one writer, so that chunks are stored in the file's order.
+    writer = Writer(current_app._get_current_object(), tally)
     # The bar goes to stderr so that the summary on stdout can be read by a script.
-    with file.open("rb") as lines, click.progressbar(
+    with writer, file.open("rb") as lines, click.progressbar(
         length=file.stat().st_size, label=f"importing {file.name}", file=sys.stderr
     ) as bar:
         for number, line in enumerate(lines, start=1):
@@ -114,10 +150,10 @@ def import_command(file, kind):
                 continue
             batch.append((number, item))
             if len(batch) == IMPORT_BATCH:
-                tally.write(batch)
+                writer.write(batch)
                 batch = []
         if batch:
-            tally.write(batch)
+            writer.write(batch)
     click.echo(f"written: {tally.written}")
     click.echo(f"already present: {tally.present}")
     click.echo(f"rejected: {len(tally.rejected)}")

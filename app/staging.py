@@ -8,7 +8,9 @@ it has for the rows: idempotence by guid, positions of a usage stream in commit 
 import io
 from functools import cache
 
+import psycopg2
 from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError
 
 from .extensions import db
 from .responses import encode_json
@@ -61,15 +63,23 @@ def _staging_table(model):
 def copy_rows(model, rows):
     """Empty the session's staging table for `model` (made when first needed) and COPY `rows` into it,
     numbered by their order (ord)."""
-    table, columns = _staging_table(model), _columns(model)
-    cursor = db.session.connection().connection.cursor()
-    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} AS SELECT {', '.join(c for _, c, _ in columns)}, "
-                   f"0 AS ord FROM {model.__tablename__} WITH NO DATA")
-    cursor.execute(f"TRUNCATE {table}")
+    table, columns = _staging_table(model), ", ".join(c for _, c, _ in _columns(model))
+    connection = db.session.connection()
+    connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {table} AS SELECT {columns}, 0 AS ord"
+                               f" FROM {model.__tablename__} WITH NO DATA")
+    connection.exec_driver_sql(f"TRUNCATE {table}")
     line = _line_writer(model)
     buffer = io.StringIO("".join([line(row, number) for number, row in enumerate(rows)]))
-    cursor.copy_expert(f"COPY {table} ({', '.join(c for _, c, _ in columns)}, ord) FROM STDIN", buffer)
-    cursor.close()
+    statement = f"COPY {table} ({columns}, ord) FROM STDIN"
+    cursor = connection.connection.cursor()
+    try:
+        cursor.copy_expert(statement, buffer)
+    except psycopg2.Error as error:
+        # As SQLAlchemy wraps what it runs itself: a lost connection is an outage (503), a deadlock
+        # tried again, a value too long a DataError.
+        raise DBAPIError.instance(statement, None, error, psycopg2.Error) from error
+    finally:
+        cursor.close()
 
 
 def insert_copied(model, rows, conflict):
@@ -77,18 +87,15 @@ def insert_copied(model, rows, conflict):
     inserted."""
     copy_rows(model, rows)
     columns = ", ".join(c for _, c, _ in _columns(model))
-    cursor = db.session.connection().connection.cursor()
-    cursor.execute(f"INSERT INTO {model.__tablename__} ({columns}) SELECT {columns} FROM {_staging_table(model)}"
-                   f" ORDER BY ord ON CONFLICT ({conflict}) DO NOTHING RETURNING guid")
-    guids = [guid for (guid,) in cursor.fetchall()]
-    cursor.close()
-    return guids
+    inserted = db.session.connection().exec_driver_sql(
+        f"INSERT INTO {model.__tablename__} ({columns}) SELECT {columns} FROM {_staging_table(model)}"
+        f" ORDER BY ord ON CONFLICT ({conflict}) DO NOTHING RETURNING guid")
+    return [guid for (guid,) in inserted]
 
 
 def insert_staged(model, first_id):
     """Insert the staged rows with ids from `first_id` on, in their order."""
     columns = ", ".join(c for _, c, _ in _columns(model))
-    cursor = db.session.connection().connection.cursor()
-    cursor.execute(f"INSERT INTO {model.__tablename__} (id, {columns})"
-                   f" SELECT %s + ord, {columns} FROM {_staging_table(model)} ORDER BY ord", (first_id,))
-    cursor.close()
+    db.session.connection().exec_driver_sql(
+        f"INSERT INTO {model.__tablename__} (id, {columns})"
+        f" SELECT %(first)s + ord, {columns} FROM {_staging_table(model)} ORDER BY ord", {"first": first_id})

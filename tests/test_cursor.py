@@ -223,8 +223,10 @@ class Writer(threading.Thread):
             batch_number = 0
             while batch_number < len(cycle) or time.monotonic() < self.deadline:
                 outcome = cycle[batch_number % len(cycle)]
+                # Mostly small batches, some large enough to go by COPY (staging.COPY_FROM_ROWS).
+                size = self.rng.choice([*range(1, 21), 60, 120])
                 batch = [app_event(f"w{self.number}-{batch_number}-{i}", app_guid=f"app-{self.number}")
-                         for i in range(self.rng.randint(1, 20))]
+                         for i in range(size)]
                 getattr(self, outcome)(batch)
                 self.outcomes[outcome] += 1
                 batch_number += 1
