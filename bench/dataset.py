@@ -162,13 +162,14 @@ class World:
 
 
 class Timeline:
-    """Monotonic timestamps over SPAN: half the events in bursts of one app, the rest spread out."""
+    """Monotonic timestamps over SPAN (from START, unless told otherwise): half the events in bursts of one
+    app, the rest spread out."""
 
-    def __init__(self, rows, rnd):
+    def __init__(self, rows, rnd, start=START, span=SPAN):
         self.rnd = rnd
-        self.t = START.timestamp()
+        self.t = start.timestamp()
         quiet_events = rows * (1 - BURST_SHARE)
-        self.quiet_gap = (SPAN.total_seconds() - rows * BURST_SHARE * BURST_GAP) / quiet_events
+        self.quiet_gap = (span.total_seconds() - rows * BURST_SHARE * BURST_GAP) / quiet_events
         # A burst starts after a quiet event with this probability, so bursts hold BURST_SHARE of all events.
         self.burst_start = BURST_SHARE / (1 - BURST_SHARE) / BURST_LENGTH
         self.burst_left = 0
@@ -204,8 +205,8 @@ class TimeText:
         return f"{self.text}.{int((t - second) * 1e6):06d}+00"
 
 
-def _metadata_variants(rnd, world):
-    """A few CSV-quoted metadata documents per type, shaped as the catalogue describes them."""
+def _metadata_makers(rnd):
+    """{type: a function making one metadata document of it, shaped as the catalogue describes it}."""
     def crash():
         return {"instance": new_guid(rnd), "index": rnd.randrange(4), "cell_id": new_guid(rnd),
                 "exit_status": rnd.choice([137, 1, 255]),
@@ -238,9 +239,15 @@ def _metadata_variants(rnd, world):
         "audit.user.organization_auditor_add": lambda: {"request": {"username": "someone"}},
         "audit.service_broker.delete": lambda: {"request": {}},
     }
+    return {name: makers.get(name, dict) for name, _, _ in EVENT_TYPES}
+
+
+def _metadata_variants(rnd, world):
+    """A few CSV-quoted metadata documents per type, shaped as the catalogue describes them."""
+    makers = _metadata_makers(rnd)
     variants = {}
     for name, _, _ in EVENT_TYPES:
-        make = makers.get(name, dict)
+        make = makers[name]
         variants[name] = [_csv_quote(json.dumps(make(), separators=(",", ":"))) for _ in range(16)]
     return variants
 
@@ -353,6 +360,56 @@ def usage_rows(rows, world, seed=SEED):
             out.append(f"{next_id + i},{guids[i]},{fmt(t)},{fields}\n")
         next_id += k
         yield "".join(out)
+
+
+def audit_documents(count, world, seed, start, span):
+    """`count` audit events in the write API's shape (POST /v2/events, `flask events import`), in time order
+    over [start, start + span): the data set's shapes (its types and their weights, bursts, metadata, apps,
+    spaces, organizations and users, random uuid4 guids as Cloud Controller's are), times in CC's whole
+    seconds. Deterministic for a seed."""
+    rnd = random.Random(seed)
+    timeline = Timeline(count, rnd, start, span)
+    makers = _metadata_makers(rnd)
+    names = [t for t, _, _ in EVENT_TYPES]
+    weights = [w for _, w, _ in EVENT_TYPES]
+    kinds = {t: k for t, _, k in EVENT_TYPES}
+    apps, users = world.apps, world.users
+    end = (start + span).timestamp()
+    stamp = None
+    for n in range(count):
+        t, burst = timeline.next(world)
+        t = min(t, end - 1)  # the timeline's last events may run past its span by a few seconds
+        type_ = rnd.choices(names, weights)[0]
+        app = rnd.choices(range(world.n_apps), cum_weights=world.app_cw)[0]
+        if burst is not None and rnd.random() < 0.6:
+            app = burst[0]
+            type_ = rnd.choice(BURST_MIXES[burst[1]])
+        user_rank = rnd.choices(range(len(users)), cum_weights=world.user_cw)[0]
+        a_guid, a_name, s_guid, _, o_guid = apps[app]
+        u_guid, u_name, u_email = users[user_rank]
+        kind = kinds[type_]
+        actor = (u_guid, "user", u_email, u_name)
+        if kind == "app":
+            actee = (a_guid, "app", a_name)
+        elif kind == "crash":
+            actor = (a_guid, "app", a_name, "")
+            actee = (a_guid, "app", a_name)
+        elif kind == "route":
+            actee = (new_guid(rnd), "route", f"{a_name}-route")
+        elif kind == "service_instance":
+            actee = (new_guid(rnd), "service_instance", f"{a_name}-db")
+        elif kind == "org_user":
+            actee = (users[(user_rank + 1) % len(users)][0], "user", "auditor")
+            s_guid = ""
+        else:  # broker: platform-wide, no space or organization
+            actee = (world.brokers[app % len(world.brokers)], "service_broker", "broker")
+            s_guid = o_guid = ""
+        if n == 0 or int(t) != int(stamp[0]):
+            stamp = (t, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(t))))
+        yield {"guid": new_guid(rnd), "type": type_, "actor": actor[0], "actor_type": actor[1],
+               "actor_name": actor[2], "actor_username": actor[3], "actee": actee[0], "actee_type": actee[1],
+               "actee_name": actee[2], "timestamp": stamp[1], "space_guid": s_guid, "organization_guid": o_guid,
+               "metadata": makers[type_]()}
 
 
 # Positions (in the row tuple after id, guid, created_at) of NOT NULL text columns that may be "":

@@ -335,6 +335,29 @@ def test_an_upstream_purge_and_reseed_is_started_over_and_keeps_what_was_stored(
         assert position.head == "u-202"
 
 
+@pytest.mark.parametrize("dialect", ["v3", "v2"])
+def test_a_live_upstreams_purge_is_started_over(stores, dialect, caplog):
+    """cf-events as the upstream, purged by its own endpoint: its old guids are unknown to it (400/422)."""
+    upstream, copy_app = stores
+    # Hours apart: the follower resumes after a guid (an overlap behind the head), not from the start.
+    upstream.write("/v2/app_usage_events", [usage_event(n, T0 + timedelta(hours=n)) for n in range(20)])
+    follow_once(copy_app, upstream.url, dialect, page_size=6)
+    purge = upstream.client.post("/v3/app_usage_events/actions/destructively_purge_all_and_reseed",
+                                 headers=ADMIN_HEADERS)
+    assert purge.status_code == 200
+    reseeded = {resource["guid"] for resource in everything(upstream.client, "v3").values()
+                if "process" in resource}
+    assert reseeded and not reseeded & {f"usage-{n:05d}" for n in range(20)}
+    stored, _ = follow_once(copy_app, upstream.url, dialect, page_size=6)
+    assert "purged and reseeded upstream" in caplog.text
+    assert stored["app_usage_events"] == len(reseeded)
+    with copy_app.app_context():
+        assert set(stored_guids(AppUsageEvent)) == {f"usage-{n:05d}" for n in range(20)} | reseeded
+    # From there on it follows the reseeded stream as any other.
+    upstream.write("/v2/app_usage_events", [usage_event(n, T0 + timedelta(hours=30)) for n in range(50, 53)])
+    assert follow_once(copy_app, upstream.url, dialect, page_size=6)[0]["app_usage_events"] == 3
+
+
 def test_failures_are_retried_and_a_token_that_expires_is_refreshed(fake_cc, copy_app):
     fake_cc.token_seconds = 61  # within the refresh margin a second after it is issued
     for n in range(1, 4):
