@@ -2,6 +2,7 @@
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
+from sqlalchemy.dialects import postgresql, sqlite
 
 # Stable constraint and index names, so migrations can refer to them by name on every database.
 NAMING_CONVENTION = {
@@ -28,3 +29,11 @@ def read(statement, parameters=None):
     db.session.)
     """
     return db.session.connection().execute(statement, parameters)
+
+
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def dialect_insert(table):
+    """An INSERT that can say ON CONFLICT, in the bound database's dialect (both speak it alike)."""
+    return _INSERT[db.engine.dialect.name](table)

@@ -12,6 +12,7 @@ from sqlalchemy import delete, insert, select, update
 
 from .cursor import lock_stream
 from .extensions import db
+from .metering import catch_up, fold_pending
 from .models import AppUsageEvent, Event, PrunedUsageEvent, ServiceUsageEvent, UsageStream
 from .usage import latest_existing_instance_events, latest_started_app_events
 from .writes import utcnow
@@ -37,9 +38,12 @@ def prune_usage_stream(model, cutoff, batch_size=1000, dry_run=False, progress=N
     """Delete `model`'s events created before `cutoff`, oldest positions first; return (deleted, kept).
 
     Every deleted guid leaves a tombstone, so it still works as after_guid, and the stream's horizon
-    moves past it, so counts above the horizon stay arithmetic.
+    moves past it, so counts above the horizon stay arithmetic. Nothing is deleted before it is folded
+    into the usage rollups, so no report changes.
     """
     stream = model.__tablename__
+    if not dry_run:
+        catch_up(model)
     keepers = set(db.session.scalars(KEEPERS[model]().with_only_columns(model.id)).all())
     deleted = kept = 0
     while True:
@@ -54,6 +58,7 @@ def prune_usage_stream(model, cutoff, batch_size=1000, dry_run=False, progress=N
             db.session.rollback()
             return deleted, kept
         if doomed:
+            fold_pending(model, limit=None)  # what was written since the catch-up, under the stream's lock
             db.session.execute(insert(PrunedUsageEvent),
                                [{"stream": stream, "guid": row.guid, "id": row.id} for row in doomed])
             db.session.execute(delete(model).where(model.id.in_([row.id for row in doomed])))
@@ -105,5 +110,7 @@ def prune_command(app_usage_days, service_usage_days, audit_days, batch_size, dr
                 deleted = prune_audit_events(cutoff, batch_size, dry_run, bar.update)
                 click.echo(f"{label}: {verb} {deleted}")
             else:
+                folded = 0 if dry_run else catch_up(model)
                 deleted, kept = prune_usage_stream(model, cutoff, batch_size, dry_run, bar.update)
-                click.echo(f"{label}: {verb} {deleted}, kept {kept} of running apps or existing instances")
+                folding = "" if dry_run else f" (first folded {folded} more into the usage rollups)"
+                click.echo(f"{label}: {verb} {deleted}, kept {kept} of running apps or existing instances{folding}")

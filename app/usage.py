@@ -3,6 +3,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from .cursor import lock_stream, take_positions
 from .extensions import db
+from .metering import fold_pending
 from .models import AppUsageEvent, PrunedUsageEvent, ServiceUsageEvent, UsageStream
 from .writes import utcnow
 
@@ -75,6 +76,7 @@ def purge_and_reseed(model):
     latest, reseeded = RESEED[model]
     try:
         lock_stream(stream)  # first: no writer may slip in between
+        fold_pending(model, limit=None)  # the rollups keep what the purge deletes
         now = utcnow()
         rows = [reseeded(event, now) for event in db.session.scalars(latest().order_by(model.id)).all()]
         db.session.execute(delete(model))

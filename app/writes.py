@@ -7,13 +7,12 @@ from types import SimpleNamespace
 
 from psycopg2.extensions import TransactionRollbackError
 from sqlalchemy import insert, inspect, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from . import staging
+from . import metering, staging
 from .cursor import lock_stream, take_positions
 from .errors import ApiError
-from .extensions import db
+from .extensions import db, dialect_insert
 from .models import AppUsageEvent, ServiceUsageEvent, record_columns
 
 MAX_BATCH = 1000
@@ -22,7 +21,6 @@ MAX_BATCH = 1000
 # writer meet a guid stored since it looked, that write is tried again: it is idempotent by guid.
 ATTEMPTS = 3
 USAGE_MODELS = (AppUsageEvent, ServiceUsageEvent)
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def utcnow():
@@ -138,7 +136,7 @@ def _insert_audit_events(model, unique, refuse):
         new_guids = set(staging.insert_copied(model, rows, conflict="guid"))
     else:
         table = model.__table__
-        insert_or_skip = _INSERT[db.engine.dialect.name](table).on_conflict_do_nothing(index_elements=["guid"])
+        insert_or_skip = dialect_insert(table).on_conflict_do_nothing(index_elements=["guid"])
         new_guids = set(db.session.scalars(insert_or_skip.returning(table.c.guid), _table_rows(model, rows)).all())
     stored = _stored(model, unique.keys() - new_guids)
     return stored, new_guids, _conflicts(unique, stored, refuse)
@@ -205,4 +203,6 @@ def write_events(model, items, time_field, before_commit=None, refuse_conflicts=
         except BaseException:
             db.session.rollback()
             raise
+    if new_guids and model in USAGE_MODELS:
+        metering.fold_after_write(model)
     return Written(guids, unique, stored, new_guids, conflicts)
