@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 import click
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from .api.v2.schemas import EventWriteSchema
 from .api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
@@ -319,8 +319,11 @@ def _position(stream, upstream, dialect):
 
 def _reached_head(stream):
     """The stream was read to the upstream's head: what `lag` counts from."""
-    position = db.session.get(FollowerPosition, stream.name)
-    position.last_success_at = utcnow()
+    # A write first, not a read then a write: SQLite refuses the write of a reader another writer
+    # (the other stream's follower, or a fold) came before.
+    db.session.commit()
+    db.session.execute(update(FollowerPosition).where(FollowerPosition.stream == stream.name)
+                       .values(last_success_at=utcnow()))
     db.session.commit()
 
 
