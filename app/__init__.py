@@ -62,6 +62,7 @@ def register_limits(app):
 
 def register_blueprints(app):
     from .api.discovery import bp as discovery
+    from .api.usage_reports import bp as usage_reports
     from .api.v1 import bp as v1
     from .api.v2 import bp as v2
     from .api.v3 import bp as v3
@@ -71,6 +72,7 @@ def register_blueprints(app):
     app.register_blueprint(v1)
     app.register_blueprint(v2)
     app.register_blueprint(v3)
+    app.register_blueprint(usage_reports)
     app.register_blueprint(oauth)
 
 

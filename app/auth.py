@@ -24,6 +24,9 @@ READ = "cloud_controller.read"
 WRITE = "cf_events.write"
 
 AUDIENCE = "cloud_controller"
+# The Usage Service's own tokens name it as their audience; its endpoints accept either.
+USAGE_AUDIENCES = (AUDIENCE, "usage_service")
+USAGE_AUDIT = "usage_service.audit"
 # Each algorithm is bound to one kind of key, so a token can never choose how it is checked:
 # "none" is never accepted, and an HS256 token is never checked with a public key.
 KEY_TYPES = {"RS256": rsa.RSAPublicKey, "ES256": ec.EllipticCurvePublicKey}
@@ -112,7 +115,8 @@ class Verified(NamedTuple):
 def verify_token(token, keys, audience=AUDIENCE):
     """The verified claims of `token`, or raise ApiError InvalidAuthToken.
 
-    Signature, expiry, not-before and audience are all checked, and the type of every claim read.
+    Signature, expiry, not-before and audience (one of them, if several) are all checked, and the type
+    of every claim read.
     """
     verified = keys.verified.get((token, audience))
     if verified is not None and verified.claims["exp"] > time.time():
@@ -161,8 +165,8 @@ def _identity_from_claims(claims):
     )
 
 
-def current_identity():
-    """The verified caller of this request; 401 when there is none."""
+def current_identity(audience=AUDIENCE):
+    """The verified caller of this request, whose token is for `audience`; 401 when there is none."""
     if "identity" not in g:
         header = request.headers.get("Authorization")
         if not header:
@@ -170,7 +174,7 @@ def current_identity():
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError("InvalidAuthToken")
-        verified = verify_token(token.strip(), current_app.extensions["token_keys"])
+        verified = verify_token(token.strip(), current_app.extensions["token_keys"], audience)
         if verified.revocable and revoked(verified.claims):
             raise ApiError("InvalidAuthToken")
         g.identity = _identity_from_claims(verified.claims)

@@ -61,6 +61,8 @@ def switch(name, value):
 # A batch of 1000 of the largest events Cloud Controller writes (an app update with its whole request,
 # a few kB) fits several times over; a body beyond it is refused before it is read.
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+# The usage figures of a day are final once no late event can still change them: an hour after it.
+DEFAULT_USAGE_SETTLING_SECONDS = 3600
 # UAA's default is 12 hours; an hour bounds what a leaked token is worth, and every cf tool refreshes.
 DEFAULT_ACCESS_TOKEN_VALIDITY = 3600
 
@@ -85,4 +87,7 @@ def from_environment(environ, instance_path):
         "ACCESS_TOKEN_VALIDITY": integer(
             "ACCESS_TOKEN_VALIDITY", environ.get("ACCESS_TOKEN_VALIDITY", str(DEFAULT_ACCESS_TOKEN_VALIDITY)),
             60, 7 * 24 * 3600),
+        "USAGE_SETTLING_SECONDS": integer(
+            "USAGE_SETTLING_SECONDS", environ.get("USAGE_SETTLING_SECONDS", str(DEFAULT_USAGE_SETTLING_SECONDS)),
+            0, 31 * 24 * 3600),
     }

@@ -123,9 +123,16 @@ def v3_body(error):
     return {"errors": [{"detail": error.description, "title": title, "code": error.details.code}]}
 
 
+def usage_body(error):
+    """The Usage Service's shape: {"error": …}."""
+    return {"error": error.description}
+
+
 # Each dialect's errors keep its own shape, whichever part of the app, or the HTTP server in front of
 # it (serving.py), answers them. The first prefix a path starts with decides; v2 is the default.
-DIALECTS = (("/oauth/", uaa_body), ("/login/", uaa_body), ("/v1/", v1_body), ("/v3/", v3_body))
+DIALECTS = (("/oauth/", uaa_body), ("/login/", uaa_body), ("/v1/", v1_body), ("/v3/", v3_body),
+            ("/organizations/", usage_body), ("/system_report/", usage_body), ("/app_usages/", usage_body),
+            ("/usage_availability/", usage_body))
 
 
 def error_body(path, error):

@@ -18,10 +18,13 @@ series' per-day sums (UsageDay). Reports (reports.py) read only these, so prunin
 raw events, which fold first, changes no report.
 """
 import logging
+import sys
 from collections import defaultdict
 from datetime import date, timedelta
 
-from sqlalchemy import select, tuple_, update
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import func, select, tuple_, update
 
 from .extensions import db, dialect_insert
 from .models import AppUsageEvent, ServiceUsageEvent, UsageDay, UsageFold, UsageMeter, UsageSegment
@@ -336,6 +339,12 @@ def fold_pending(model, limit=FOLD_BATCH, wait=True):
     return len(events)
 
 
+def pending(model):
+    """Whether `model`'s stream holds events the rollups have not folded yet."""
+    position = select(UsageFold.position).where(UsageFold.stream == model.__tablename__).scalar_subquery()
+    return db.session.execute(select(model.id).where(model.id > position).limit(1)).first() is not None
+
+
 def catch_up(model, limit=None, wait=True, batch=FOLD_BATCH, progress=None):
     """Fold `model`'s pending events (up to `limit`), a batch per transaction; return how many."""
     folded = 0
@@ -362,3 +371,18 @@ def fold_after_write(model):
     except Exception:
         log.warning("folding %s into the usage rollups failed; the next write or report folds it",
                     model.__tablename__, exc_info=True)
+
+
+@click.command("fold")
+@click.option("--batch-size", default=FOLD_BATCH, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="Events folded per transaction.")
+@with_appcontext
+def fold_command(batch_size):
+    """Fold every pending usage event into the usage rollups (once, after upgrading a store that holds events)."""
+    for label, model in (("app usage events", AppUsageEvent), ("service usage events", ServiceUsageEvent)):
+        fold_row = db.session.scalar(select(UsageFold).where(UsageFold.stream == model.__tablename__))
+        to_fold = db.session.scalar(select(func.count()).where(model.id > fold_row.position))
+        db.session.rollback()
+        with click.progressbar(length=to_fold, label=f"folding {label}", file=sys.stderr) as bar:
+            folded = catch_up(model, batch=batch_size, progress=bar.update)
+        click.echo(f"{label}: folded {folded}")

@@ -11,7 +11,7 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 
 from .extensions import db
-from .metering import DAY, FOLD_BATCH, Day, catch_up, day_changes, day_of, kind_of_series, start_of
+from .metering import DAY, FOLD_BATCH, Day, catch_up, day_changes, day_of, kind_of_series, pending, start_of
 from .models import AppUsageEvent, ServiceUsageEvent, UsageDay, UsageFold, UsageMeter, UsageSegment
 from .writes import utcnow
 
@@ -44,9 +44,13 @@ def now_second():
 
 
 def bring_up_to_date():
-    """Fold what the writers left pending (another fold at work is waited for)."""
+    """Fold what the writers left pending (another fold at work is waited for); False when more is
+    pending than a request may fold (a store migrated with its events, before `flask events fold`)."""
+    caught_up = True
     for model in (AppUsageEvent, ServiceUsageEvent):
-        catch_up(model, limit=REPORT_FOLD_LIMIT)
+        if catch_up(model, limit=REPORT_FOLD_LIMIT) == REPORT_FOLD_LIMIT:
+            caught_up = caught_up and not pending(model)
+    return caught_up
 
 
 def iso(second):

@@ -5,7 +5,7 @@ events (V3.md 5); v2 has no such role (SPEC 7). Everything else is one rule.
 """
 from sqlalchemy import and_, false, or_, select, true
 
-from .auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR
+from .auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, USAGE_AUDIT
 from .extensions import db
 from .fields import is_storable
 from .models import Event, Role
@@ -46,6 +46,22 @@ def visible_events(identity, dialect="v2"):
 def visible_usage_events(identity):
     """The condition a usage event must meet for `identity` to see it: only global roles do."""
     return true() if identity.has_any(GLOBAL_READERS) else false()
+
+
+# The Usage Service's rule: the global readers and its own auditors read every report; an org's billing
+# managers (who pay for it) and auditors read their org's, with an ordinary cloud_controller.read token.
+USAGE_REPORT_READERS = GLOBAL_READERS | {USAGE_AUDIT}
+ORGANIZATION_USAGE_ROLES = ("billing_manager", "auditor")
+
+
+def reads_usage_reports(identity, org_guid=None):
+    """Whether `identity` may read the platform's usage reports (`org_guid`: that organization's)."""
+    if identity.has_any(USAGE_REPORT_READERS):
+        return True
+    if org_guid is None or not identity.user_id or not identity.has_any({READ}):
+        return False
+    holds = targets_of(identity.user_id, "organization", ORGANIZATION_USAGE_ROLES).where(Role.target_guid == org_guid)
+    return db.session.execute(holds.limit(1)).first() is not None
 
 
 def find_visible(model, guid, visible):

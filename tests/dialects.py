@@ -4,7 +4,9 @@ V2_KEYS = ["description", "error_code", "code"]
 
 def dialect_of(path):
     path = path if path.endswith("/") else path + "/"
-    for prefix, dialect in (("/v1/", "v1"), ("/oauth/", "uaa"), ("/login/", "uaa"), ("/v3/", "v3")):
+    for prefix, dialect in (("/v1/", "v1"), ("/oauth/", "uaa"), ("/login/", "uaa"), ("/v3/", "v3"),
+                            ("/organizations/", "usage"), ("/system_report/", "usage"), ("/app_usages/", "usage"),
+                            ("/usage_availability/", "usage")):
         if path.startswith(prefix):
             return dialect
     return "v2"
@@ -16,6 +18,8 @@ def assert_error_shape(path, body):
     if dialect == "v1":
         assert (set(body) == {"error"} and isinstance(body["error"], str)) or set(body) == {"resource", "error"} or (
             set(body) == {"errors"} and isinstance(body["errors"], dict)), (path, body)
+    elif dialect == "usage":
+        assert list(body) == ["error"] and isinstance(body["error"], str), (path, body)
     elif dialect == "uaa":
         assert list(body) == ["error", "error_description"], (path, body)
     elif dialect == "v3":

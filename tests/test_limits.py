@@ -11,7 +11,7 @@ from tests.dialects import V2_KEYS, assert_error_shape
 
 # A value for each path argument of the routes, so that every route can be reached.
 SAMPLE_ARGUMENTS = {"app": "web", "event_id": "g-1", "space_guid": "space-1", "guid": "g-1", "user_guid": "user-1",
-                    "collection": "spaces", "plural": "developers"}
+                    "collection": "spaces", "plural": "developers", "org_guid": "org-1"}
 
 
 def routes(app):
