@@ -11,6 +11,7 @@ from .extensions import db
 from .follower import follow_command
 from .importer import import_command
 from .issuer import hash_secret
+from .metering import fold_command
 from .models import Client, Role, User
 from .pruning import prune_command
 from .serving import nginx_config
@@ -140,6 +141,7 @@ def events_group():
 events_group.add_command(import_command)
 events_group.add_command(follow_command)
 events_group.add_command(prune_command)
+events_group.add_command(fold_command)
 
 
 @click.command("nginx-config")

@@ -1,9 +1,10 @@
-"""Demo data for the embedded default: a few thousand audit events of a small, plausible platform."""
+"""Demo data for the embedded default: a few thousand audit events of a small, plausible platform, the
+app usage events of its apps and their tasks, and its service instances' usage events."""
 import random
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from .models import AppUsageEvent, Event
+from .models import AppUsageEvent, Event, ServiceUsageEvent
 from .writes import MAX_BATCH, write_events
 
 ORGS = {"acme": ["dev", "staging", "prod"], "globex": ["dev", "prod"], "initech": ["sandbox", "prod"]}
@@ -60,7 +61,15 @@ def _app_lifecycle(rng, app, user_of, start, end):
             return events
 
 
-def demo_events(seed=2016, now=None, days=28):
+# (label, service guid, broker, plans): each plan is (guid, name).
+SERVICES = [("postgres", "6b2e1c8a-3f1d-4c55-9a43-2f7d3a1c0001", "data-broker",
+             [("6b2e1c8a-3f1d-4c55-9a43-2f7d3a1c0101", "small"), ("6b2e1c8a-3f1d-4c55-9a43-2f7d3a1c0102", "large")]),
+            ("redis", "6b2e1c8a-3f1d-4c55-9a43-2f7d3a1c0002", "data-broker",
+             [("6b2e1c8a-3f1d-4c55-9a43-2f7d3a1c0201", "cache")])]
+TASKS = ["db-migrate", "nightly-report"]
+
+
+def demo_events(seed=2016, now=None, days=45):
     """The demo's events as write-API dicts, oldest first; the same seed gives the same platform."""
     rng = random.Random(seed)
     now = now or datetime.now(timezone.utc)
@@ -77,7 +86,8 @@ def demo_events(seed=2016, now=None, days=28):
                            "space_guid": space, "organization_guid": org,
                            "metadata": {"request": {"name": space_name, "organization_guid": org}}})
             for app_name in rng.sample(APPS, rng.randint(3, 6)):
-                app = {"guid": _guid(rng), "name": app_name, "space": space, "org": org}
+                # Names differ from space to space, as on a platform where each is its own deployment.
+                app = {"guid": _guid(rng), "name": f"{app_name}-{space_name}", "space": space, "org": org}
                 born = start + timedelta(hours=rng.uniform(1, 24 * 7))
                 events += _app_lifecycle(rng, app, lambda: rng.choice(users), born, now)
     for event in events:
@@ -115,17 +125,65 @@ def demo_usage_events(events):
     return usage
 
 
+def demo_task_usage_events(usage, now, seed=2016):
+    """Task runs of some running apps: each a TASK_STARTED and, unless it still runs, a TASK_STOPPED."""
+    rng = random.Random(seed + 1)
+    started = {event["app_guid"]: event for event in usage if event["state"] == "STARTED"}
+    tasks = []
+    for app in rng.sample(sorted(started.values(), key=lambda event: event["app_guid"]), k=min(6, len(started))):
+        moment = datetime.fromisoformat(app["created_at"])
+        while (moment := moment + timedelta(hours=rng.uniform(6, 30))) < now:
+            run = {"task_guid": _guid(rng), "task_name": rng.choice(TASKS), "memory_in_mb_per_instance": 512,
+                   "instance_count": 1, "app_guid": "", "app_name": "", "process_type": None,
+                   "parent_app_guid": app["app_guid"], "parent_app_name": app["app_name"],
+                   **{key: app[key] for key in ("space_guid", "space_name", "org_guid")}}
+            tasks.append({**run, "guid": _guid(rng), "state": "TASK_STARTED", "created_at": moment.isoformat()})
+            stopped = moment + timedelta(minutes=rng.uniform(1, 90))
+            if stopped < now:
+                tasks.append({**run, "guid": _guid(rng), "state": "TASK_STOPPED", "created_at": stopped.isoformat()})
+    return tasks
+
+
+def demo_service_usage_events(events, now, seed=2016):
+    """One or two service instances per space, some moved to another plan, some deleted."""
+    rng = random.Random(seed + 2)
+    usage = []
+    for space in (event for event in events if event["type"] == "audit.space.create"):
+        for number in range(rng.randint(1, 2)):
+            label, service_guid, broker, plans = rng.choice(SERVICES)
+            instance = {"service_instance_guid": _guid(rng), "service_instance_name": f"{label}-{number + 1}",
+                        "service_instance_type": "managed_service_instance", "service_guid": service_guid,
+                        "service_label": label, "service_broker_name": broker, "service_broker_guid": None,
+                        "org_guid": space["organization_guid"], "space_guid": space["actee"],
+                        "space_name": space["actee_name"]}
+            moment = space["timestamp"] + timedelta(hours=rng.uniform(1, 72))
+            plan = rng.choice(plans)
+            for state in ("CREATED", "UPDATED", "DELETED"):
+                if moment >= now:
+                    break
+                if state == "UPDATED":
+                    plan = rng.choice(plans)
+                usage.append({**instance, "guid": _guid(rng), "state": state, "created_at": moment.isoformat(),
+                              "service_plan_guid": plan[0], "service_plan_name": plan[1]})
+                moment += timedelta(days=rng.uniform(3, 40))
+    return sorted(usage, key=lambda event: event["created_at"])
+
+
 def load_demo_events(**kwargs):
     """Write the demo's events through the write path (redacted like any other); return the counts."""
     from .api.v2.schemas import EventWriteSchema
-    from .api.v2.usage_schemas import AppUsageEventWriteSchema
+    from .api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
     from .loading import loader_for
 
+    now = kwargs.setdefault("now", datetime.now(timezone.utc))
     events = demo_events(**kwargs)
     usage = demo_usage_events(events)
+    usage = sorted(usage + demo_task_usage_events(usage, now), key=lambda event: event["created_at"])
+    services = demo_service_usage_events(events, now)
     audit = [dict(event, timestamp=event["timestamp"].isoformat()) for event in events]
     for model, schema, time_field, items in ((Event, EventWriteSchema, "timestamp", audit),
-                                             (AppUsageEvent, AppUsageEventWriteSchema, "created_at", usage)):
+                                             (AppUsageEvent, AppUsageEventWriteSchema, "created_at", usage),
+                                             (ServiceUsageEvent, ServiceUsageEventWriteSchema, "created_at", services)):
         for first in range(0, len(items), MAX_BATCH):
             write_events(model, loader_for(schema).load(items[first:first + MAX_BATCH]), time_field=time_field)
-    return len(audit), len(usage)
+    return len(audit), len(usage) + len(services)

@@ -40,7 +40,7 @@ def prepare(app):
         upgrade()
         if db.session.scalar(select(func.count()).select_from(Event)) == 0:
             audit, usage = load_demo_events()
-            print(f"Loading demo data: {audit} audit events, {usage} app usage events.", flush=True)
+            print(f"Loading demo data: {audit} audit events, {usage} app and service usage events.", flush=True)
         create_user("admin", kept_secret("admin_password"), ADMIN_SCOPES)
         db.engine.dispose()
 
