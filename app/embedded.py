@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import sys
+from datetime import datetime, timedelta, timezone
 
 from flask_migrate import upgrade
 from sqlalchemy import func, select
@@ -52,13 +53,16 @@ def main():
     port = app.config["PORT"]
     token = issue_token(app.config["TOKEN_SECRET"], [ADMIN], user_id="admin", expires_in=12 * 3600)
     base = f"http://127.0.0.1:{port}"
+    this_month = datetime.now(timezone.utc).date().replace(day=1)
+    last_month = f"start={(this_month - timedelta(days=1)).replace(day=1)}&end={this_month - timedelta(days=1)}"
     print(
         f"\ncf-events on {base} ({app.config['SQLALCHEMY_DATABASE_URI']})\n\n"
         f"Admin token (12 hours; more with `flask --app wsgi token --help`):\n{token}\n\n"
         f"Or log in as user admin, password {kept_secret('admin_password')} (POST {base}/oauth/token).\n\n"
         f"Try:\n"
         f"  curl -H 'Authorization: bearer {token}' '{base}/v2/events?q=type:app.crash&results-per-page=5&pretty=1'\n"
-        f"  curl -H 'Authorization: bearer {token}' '{base}/v2/events?order-direction=desc&results-per-page=3'\n",
+        f"  curl -H 'Authorization: bearer {token}' '{base}/v2/events?order-direction=desc&results-per-page=3'\n"
+        f"  curl -H 'Authorization: bearer {token}' '{base}/app_usages?{last_month}&order_by=-total_instance_hours'\n",
         flush=True,
     )
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
