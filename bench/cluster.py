@@ -6,7 +6,8 @@ writes no WAL); measuring runs with production durability (fsync and synchronous
 the write measurements are about what a commit costs. PostgreSQL refuses to run as root, so as
 root the cluster's files belong to the `postgres` user and its commands run through `runuser`
 (as tests/pgcluster.py does). Each scale gets its own database (cf_events_bench_1m, _10m), so a
-10 M data set does not push out the 1 M one.
+10 M data set does not push out the 1 M one; the follow measurement adds its upstream's (the 1 M one, or
+a small one for --quick) and a scratch copy it drops.
 """
 import os
 import pwd
@@ -73,19 +74,31 @@ class Cluster:
     def url(self):
         return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
 
-    def _ensure_database(self):
-        """Each scale has its own database in the cluster, so that both can be kept."""
+    def url_for(self, database):
+        """The URL of another database of the running cluster (the follow's upstream and copy), made if missing."""
+        self._ensure_database(database)
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _admin(self, statement, parameters=()):
         import psycopg2
 
         conn = psycopg2.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,))
-                if cur.fetchone() is None:
-                    cur.execute(f'CREATE DATABASE "{self.database}"')
+                cur.execute(statement, parameters)
+                return cur.fetchone() if cur.description else None
         finally:
             conn.close()
+
+    def _ensure_database(self, database=None):
+        """Each scale has its own database in the cluster, so that both can be kept."""
+        database = database or self.database
+        if self._admin("SELECT 1 FROM pg_database WHERE datname = %s", (database,)) is None:
+            self._admin(f'CREATE DATABASE "{database}"')
+
+    def drop_database(self, database):
+        self._admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
     def _run(self, *command, check=True):
         command = [os.path.join(self.bindir, command[0]), *command[1:]]

@@ -88,6 +88,7 @@ TABLES = {"events": EVENT_COLUMNS, "app_usage_events": USAGE_COLUMNS}
 USAGE_STREAM = "app_usage_events"
 KNOWN = "known_resources"  # folded from every event table (migration 0009), marked like the tables
 KNOWN_SNAPSHOT = "bench_known_resources_snapshot"  # its copy while the write measurements run
+COUNT_TABLES = ("event_counts_by_day", "event_counts_by_target")  # maintained by triggers (migrations 0005, 0010)
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations", "versions")
 
 
@@ -368,7 +369,9 @@ def audit_documents(count, world, seed, start, span):
     spaces, organizations and users, random uuid4 guids as Cloud Controller's are), times in CC's whole
     seconds. Deterministic for a seed."""
     rnd = random.Random(seed)
-    timeline = Timeline(count, rnd, start, span)
+    # A timeline's length varies with its bursts (by a quarter and more at 20 000 events): aimed at the
+    # first half of the span, it ends inside it, and the clamp below is only a guard.
+    timeline = Timeline(count, rnd, start, span / 2)
     makers = _metadata_makers(rnd)
     names = [t for t, _, _ in EVENT_TYPES]
     weights = [w for _, w, _ in EVENT_TYPES]
@@ -377,14 +380,17 @@ def audit_documents(count, world, seed, start, span):
     end = (start + span).timestamp()
     stamp = None
     for n in range(count):
+        if n % CHUNK == 0:
+            k = min(CHUNK, count - n)
+            types = rnd.choices(names, weights, k=k)
+            app_ranks = rnd.choices(range(world.n_apps), cum_weights=world.app_cw, k=k)
+            user_ranks = rnd.choices(range(len(users)), cum_weights=world.user_cw, k=k)
         t, burst = timeline.next(world)
-        t = min(t, end - 1)  # the timeline's last events may run past its span by a few seconds
-        type_ = rnd.choices(names, weights)[0]
-        app = rnd.choices(range(world.n_apps), cum_weights=world.app_cw)[0]
+        t = min(t, end - 1)
+        type_, app, user_rank = types[n % CHUNK], app_ranks[n % CHUNK], user_ranks[n % CHUNK]
         if burst is not None and rnd.random() < 0.6:
             app = burst[0]
             type_ = rnd.choice(BURST_MIXES[burst[1]])
-        user_rank = rnd.choices(range(len(users)), cum_weights=world.user_cw)[0]
         a_guid, a_name, s_guid, _, o_guid = apps[app]
         u_guid, u_name, u_email = users[user_rank]
         kind = kinds[type_]
@@ -521,19 +527,25 @@ def remove_written(url, rows):
                 deleted += cur.rowcount
             reset_stream(cur, rows)
             if deleted:
-                cur.execute("VACUUM (ANALYZE) events, app_usage_events")
-                # The deleted rows' sightings stay in known_resources (deleting forgets nothing, and the
-                # writes are newer than the data set): back to the copy taken before the writes, or, without
-                # one, folded again from what is left (half a minute a million rows). Either marks it.
-                cur.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (KNOWN_SNAPSHOT,))
-                if cur.fetchone()[0] == marker(rows):
-                    cur.execute("BEGIN")
-                    cur.execute(f"TRUNCATE {KNOWN}")
-                    cur.execute(f"INSERT INTO {KNOWN} SELECT * FROM {KNOWN_SNAPSHOT}")
-                    cur.execute(f"COMMENT ON TABLE {KNOWN} IS %s", (marker(rows),))
-                    cur.execute("COMMIT")
-                else:
-                    rebuild_known_resources(cur, rows)
+                # The deletes leave the maintained counts of what they deleted at 0 (a count of 0 is no count,
+                # and a loaded data set has none): gone, or every run would add its own.
+                for table in COUNT_TABLES:
+                    cur.execute(f"DELETE FROM {table} WHERE n = 0")
+                cur.execute(f"VACUUM (ANALYZE) events, app_usage_events, {', '.join(COUNT_TABLES)}")
+            # The deleted rows' sightings stay in known_resources (deleting forgets nothing, and the
+            # writes are newer than the data set): back to the copy taken before the writes (whenever there
+            # is one: a measurement may have deleted its own rows already, as the import's does), or,
+            # without one, folded again from what is left (half a minute a million rows). Either marks it.
+            cur.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (KNOWN_SNAPSHOT,))
+            if cur.fetchone()[0] == marker(rows):
+                cur.execute("BEGIN")
+                cur.execute(f"TRUNCATE {KNOWN}")
+                cur.execute(f"INSERT INTO {KNOWN} SELECT * FROM {KNOWN_SNAPSHOT}")
+                cur.execute(f"COMMENT ON TABLE {KNOWN} IS %s", (marker(rows),))
+                cur.execute("COMMIT")
+                cur.execute(f"VACUUM (ANALYZE) {KNOWN}")
+            elif deleted:
+                rebuild_known_resources(cur, rows)
                 cur.execute(f"VACUUM (ANALYZE) {KNOWN}")
             elif known_marker is not None:
                 # Nothing was written (the triggers only ever add what a committed insert sighted).
@@ -569,13 +581,18 @@ def reset_stream(cur, rows):
         cur.execute("SELECT setval(%s, %s)", (sequence, rows))
 
 
-def _known_resources_migration():
-    """Migration 0009, whose `_postgresql_fold(table, source)` folds a table's rows into known_resources."""
-    path = os.path.join(MIGRATIONS, "0009_known_resources.py")
-    spec = importlib.util.spec_from_file_location("cf_events_migration_0009_known_resources", path)
+def migration(name):
+    """A migration's module (its SQL is the bench's reference for what the triggers keep), by file name."""
+    path = os.path.join(MIGRATIONS, f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"cf_events_migration_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _known_resources_migration():
+    """Migration 0009, whose `_postgresql_fold(table, source)` folds a table's rows into known_resources."""
+    return migration("0009_known_resources")
 
 
 def rebuild_known_resources(cur, rows):

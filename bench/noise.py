@@ -50,6 +50,23 @@ def _processes():
     return table
 
 
+def tree_jiffies(root):
+    """CPU jiffies of a process and its descendants (their own and their reaped children's)."""
+    table = _processes()
+    children = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    total, stack, seen = 0, [root], set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen or pid not in table:
+            continue
+        seen.add(pid)
+        total += table[pid][1]
+        stack.extend(children.get(pid, ()))
+    return total
+
+
 class CpuMonitor:
     def __init__(self, postmaster_pid_file=None, disk_path="/"):
         self.postmaster_pid_file = postmaster_pid_file

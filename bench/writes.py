@@ -1,5 +1,9 @@
 """Write measurements: batched POST /v2/events, the import command, and 8 concurrent usage writers.
 
+The import reads a file of audit events in the data set's shapes, dated in a month before the data set
+that nothing else writes; they are deleted by that range once measured, and the maintained counts are
+checked against the rows after the import and against their snapshot after the delete.
+
 The skip-free ordering's write cost is isolated in SQL: 8 psycopg2 writers run the service's write
 transaction into scratch copies of app_usage_events, taking positions from a counter row last (as the
 service does, the SPEC's way (a): the row lock is held for the INSERT and the commit), or first (the
@@ -20,7 +24,8 @@ from datetime import datetime, timedelta, timezone
 import psycopg2
 from psycopg2.extras import execute_values
 
-from .dataset import BUILDPACKS, new_guid
+from .dataset import BUILDPACKS, START, audit_documents, new_guid
+from .dataset import migration as dataset_migration
 from .loadgen import Outcome, run
 from .service import PROJECT
 
@@ -33,6 +38,10 @@ USAGE_WRITE_COLUMNS = ("guid", "created_at", "state", "previous_state", "memory_
 SCRATCH = {"first": "bench_scratch_counter_first", "last": "bench_scratch_counter_last",
            "plain": "bench_scratch_sequence"}
 SCRATCH_STREAMS = "bench_scratch_streams"
+# The import measurement's events are in the month before the data set's first, which nothing else writes: it
+# deletes them by that range (and ids above the data set's) once measured.
+IMPORT_SPAN = timedelta(days=30)
+IMPORT_START = START - IMPORT_SPAN
 # Every generated batch of a run gets new guids: rounds of the same measurement must not collide.
 _SEEDS = itertools.count(1000)
 
@@ -86,36 +95,153 @@ def post_events(make_client, world, batches, concurrency, max_seconds):
                units_of=lambda method, path, body: 1000)
 
 
-def run_import(database_url, secret, world, lines, timeout):
-    """Time `flask --app wsgi events import FILE --kind audit` on `lines` new events.
+def write_import_file(world, count, seed=None):
+    """A newline-delimited JSON file of `count` audit events in the data set's shapes (dataset.audit_documents),
+    in the import's time range; its path (the caller deletes it)."""
+    documents = audit_documents(count, world, next(_SEEDS) if seed is None else seed, IMPORT_START, IMPORT_SPAN)
+    with tempfile.NamedTemporaryFile("wb", prefix="cf-events-bench-import-", suffix=".ndjson", delete=False) as file:
+        for document in documents:
+            file.write(json.dumps(document, separators=(",", ":")).encode() + b"\n")
+    return file.name
 
-    Returns (outcome, detail) or (None, reason) when the command is not there.
-    """
-    if not os.path.exists(os.path.join(PROJECT, "app", "importer.py")):
-        return None, "not available (app/importer.py does not exist)"
-    rnd = random.Random(next(_SEEDS))
-    now = datetime.now(timezone.utc)
+
+class CommandFailed(Exception):
+    pass
+
+
+def run_import(database_url, secret, path, timeout):
+    """Run `flask --app wsgi events import FILE --kind audit`; (seconds, {"written": n, "already present": n,
+    "rejected": n, "reasons": its first "line N: …" lines}) from its summary, or CommandFailed."""
     flask = os.path.join(PROJECT, ".venv", "bin", "flask")
-    with tempfile.NamedTemporaryFile("w", prefix="cf-events-bench-import-", suffix=".ndjson", delete=False) as file:
-        for n in range(lines):
-            file.write(json.dumps(audit_event(rnd, world, now - timedelta(seconds=n // 100))) + "\n")
     env = {**os.environ, "DATABASE_URL": database_url, "TOKEN_SECRET": secret}
     try:
         started = time.perf_counter()
-        result = subprocess.run([flask, "--app", "wsgi", "events", "import", file.name, "--kind", "audit"],
+        result = subprocess.run([flask, "--app", "wsgi", "events", "import", path, "--kind", "audit"],
                                 cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout)
         elapsed = time.perf_counter() - started
     except subprocess.TimeoutExpired:
-        return None, f"did not finish within {timeout} s"
+        raise CommandFailed(f"did not finish within {timeout} s") from None
+    summary = {"reasons": [line for line in result.stdout.splitlines() if line.startswith("line ")][:3]}
+    for line in result.stdout.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("written", "already present", "rejected") and value.strip().isdigit():
+            summary[key] = int(value)
+    # It exits 1 when it rejected lines, having written the others: the summary says what happened.
+    if "written" not in summary or result.returncode != (1 if summary.get("rejected") else 0):
+        raise CommandFailed(f"failed ({result.returncode}): {' '.join((result.stdout + result.stderr).split())[-300:]}")
+    return elapsed, summary
+
+
+def delete_imported(url, rows):
+    """Delete what the import measurement wrote: every event of its time range (which the data set and the
+    other measurements leave alone) above the data set's ids. Returns the rows deleted."""
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("DELETE FROM events WHERE timestamp >= %s AND timestamp < %s AND id > %s",
+                        (IMPORT_START, IMPORT_START + IMPORT_SPAN, rows))
+            return cur.rowcount
     finally:
-        os.unlink(file.name)
-    if result.returncode != 0:
-        return None, f"failed ({result.returncode}): {' '.join((result.stdout + result.stderr).split())[:200]}"
-    written = next((int(line.split(":")[1]) for line in result.stdout.splitlines()
-                    if line.startswith("written:")), lines)
-    outcome = Outcome()
-    outcome.units, outcome.elapsed = written, elapsed
-    return outcome, f"{written:,} written in {elapsed:.1f} s (process start included)"
+        conn.close()
+
+
+# --- the maintained counts (migrations 0005 and 0010), checked against the rows ------------------------------
+COUNT_TABLES = {"event_counts_by_day": "type, day", "event_counts_by_target": "target_type, target_guid, type"}
+COUNTS_SNAPSHOT = "bench_snapshot_"  # + table
+
+
+def _count_deltas(source):
+    """{count table: SELECT of the (keys, n) that the events of `source` add}, as the triggers compute them."""
+    targets = dataset_migration("0010_more_event_counts")
+    return {"event_counts_by_day": f"SELECT type, (timestamp AT TIME ZONE 'UTC')::date, count(*) FROM {source}"
+                                   " GROUP BY 1, 2",
+            "event_counts_by_target": targets._target_deltas(source, targets.TARGETS)}
+
+
+def snapshot_counts(url):
+    """Copies of the count tables, to check and put back what a measurement's writes and deletes left."""
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for table in COUNT_TABLES:
+                cur.execute(f"DROP TABLE IF EXISTS {COUNTS_SNAPSHOT}{table}")
+                cur.execute(f"CREATE TABLE {COUNTS_SNAPSHOT}{table} AS SELECT * FROM {table}")
+    finally:
+        conn.close()
+
+
+def _counts_connection(url):
+    """A connection for the comparisons over the count tables (a million rows and more at 10 M events): memory
+    enough to hash them instead of sorting them on disk."""
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SET work_mem = '512MB'")
+    return conn
+
+
+def count_mismatches(url, added_after=None):
+    """{count table: (mismatching keys, a few of them)}: where the maintained counts differ from the snapshot's
+    plus what the events with ids above `added_after` add (None: from the snapshot alone). A count of 0 is
+    the same as no row (a delete leaves its rows at 0)."""
+    deltas = _count_deltas(f"(SELECT * FROM events WHERE id > {int(added_after)}) AS added") \
+        if added_after is not None else {}
+    conn = _counts_connection(url)
+    found = {}
+    try:
+        with conn.cursor() as cur:
+            for table, keys in COUNT_TABLES.items():
+                parts = [f"SELECT {keys}, n FROM {COUNTS_SNAPSHOT}{table}"]
+                if table in deltas:
+                    parts.append(f"SELECT * FROM ({deltas[table]}) AS delta")
+                expected = (f"SELECT {keys}, sum(n) AS n FROM ({' UNION ALL '.join(parts)}) AS e"
+                            f" GROUP BY {keys} HAVING sum(n) <> 0")
+                cur.execute(f"WITH expected AS ({expected}), actual AS (SELECT {keys}, n FROM {table} WHERE n <> 0)"
+                            " SELECT 'expected', * FROM (SELECT * FROM expected EXCEPT ALL SELECT * FROM actual) AS a"
+                            " UNION ALL"
+                            " SELECT 'found', * FROM (SELECT * FROM actual EXCEPT ALL SELECT * FROM expected) AS b")
+                rows = cur.fetchall()
+                found[table] = (len(rows), rows[:4])
+    finally:
+        conn.close()
+    return found
+
+
+def restore_counts(url):
+    """The count tables as the snapshot has them (the rows a delete left at 0, and days' id bounds that a
+    write widened). Returns the rows still differing from it (0 when restored)."""
+    conn = _counts_connection(url)
+    differing = 0
+    try:
+        with conn.cursor() as cur:
+            for table, keys in COUNT_TABLES.items():
+                snapshot = f"{COUNTS_SNAPSHOT}{table}"
+                match = " AND ".join(f"s.{key} = c.{key}" for key in keys.split(", "))
+                cur.execute(f"DELETE FROM {table} AS c WHERE n = 0 AND NOT EXISTS"
+                            f" (SELECT 1 FROM {snapshot} AS s WHERE {match})")
+                if table == "event_counts_by_day":
+                    cur.execute(f"UPDATE {table} AS c SET first_id = s.first_id, last_id = s.last_id FROM {snapshot}"
+                                f" AS s WHERE {match} AND (c.first_id, c.last_id) IS DISTINCT FROM"
+                                f" (s.first_id, s.last_id)")
+                cur.execute(f"SELECT count(*) FROM ((TABLE {table} EXCEPT ALL TABLE {snapshot}) UNION ALL"
+                            f" (TABLE {snapshot} EXCEPT ALL TABLE {table})) AS d")
+                differing += cur.fetchone()[0]
+    finally:
+        conn.close()
+    return differing
+
+
+def drop_counts_snapshot(url):
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for table in COUNT_TABLES:
+                cur.execute(f"DROP TABLE IF EXISTS {COUNTS_SNAPSHOT}{table}")
+    finally:
+        conn.close()
 
 
 def post_usage_events(make_client, world, batch, writers, max_seconds, max_events):
