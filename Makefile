@@ -20,16 +20,18 @@ $(STAMP): setup.cfg setup.py | $(BIN)/python
 JS_CLIENTS := tests/js/node_modules/.package-lock.json
 
 $(JS_CLIENTS): tests/js/package.json tests/js/package-lock.json
-	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 
 install: $(STAMP) ## Create the virtualenv and install the package with its test tools
 
-# What the suite runs besides Python and Node: PostgreSQL's server binaries and nginx, from Debian's
-# packages, installed when missing (as root, as CI runs). A missing one fails the suite, never skips it.
-system-packages: ## Install the Debian packages the suite needs (postgresql, nginx) when they are missing
+# What the suite runs besides Python and Node: PostgreSQL's server binaries, nginx, and Chromium (the console's
+# browser tests drive it headless with playwright-core, which downloads no browser), from Debian's packages,
+# installed when missing (as root, as CI runs). A missing one fails the suite, never skips it.
+system-packages: ## Install the Debian packages the suite needs (postgresql, nginx, chromium) when they are missing
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \

@@ -187,3 +187,53 @@ def test_the_check_sees_a_sequential_scan(large_tables, client, admin):
     connection.exec_driver_sql("SET LOCAL enable_indexonlyscan = off")
     _, plans = plans_of(client, admin, SHAPES["actee"])
     assert any(sequential_scans(plan) for _, plan in plans)
+
+
+# The console's overview and timeline (app/api/v3/stats.py), for a platform-wide reader and for a space
+# auditor (whose figures are computed over their visible events), with the clock at the data's last day.
+STATS = {
+    "stats daily": "/v3/audit_event_stats/daily",
+    "stats top crashes": "/v3/audit_event_stats/top_targets",
+    "stats top crashes, a year": "/v3/audit_event_stats/top_targets?days=366",
+    "app usage states": "/v3/app_usage_states/app-7",
+}
+PLAN_AUDITOR = "plan-auditor"
+
+
+@pytest.mark.parametrize("reader", ["admin", "space auditor"])
+@pytest.mark.parametrize("path", list(STATS.values()), ids=list(STATS))
+def test_the_console_extension_scans_no_large_table(large_tables, client, admin, auth, monkeypatch, path, reader):
+    from app.api.v3 import stats
+    from app.auth import READ
+
+    monkeypatch.setattr(stats, "today", lambda: LAST_EVENT.date())
+    connection = db.engines[None]
+    if reader == "space auditor":
+        connection.exec_driver_sql("INSERT INTO roles (target_type, target_guid, role, user_guid, created_at, guid) "
+                                   f"VALUES ('space', 'space-7', 'auditor', '{PLAN_AUDITOR}', now(), 'plan-role')")
+    headers = admin if reader == "admin" else auth(READ, user_id=PLAN_AUDITOR)
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    sa.event.listen(connection, "before_cursor_execute", capture)
+    try:
+        response = client.get(path, headers=headers)
+    finally:
+        sa.event.remove(connection, "before_cursor_execute", capture)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    touched = [statement for statement, _ in statements if any(f"FROM {t}" in statement for t in LARGE_TABLES)]
+    if "daily" in path and reader == "admin":
+        assert not touched, "a platform-wide reader's days come from the counts alone"
+        assert sum(day["total"] for day in body["days"]) > 0
+    else:
+        assert touched, "no statement read a large table: the test would pass vacuously"
+    if "top_targets" in path and reader == "admin":
+        assert body["resources"], body
+    for statement, parameters in statements:
+        if statement.lstrip().upper().startswith("SELECT"):
+            plan = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).scalar()
+            plan = plan[0]["Plan"] if isinstance(plan, list) else json.loads(plan)[0]["Plan"]
+            assert not sequential_scans(plan), f"{path}: sequential scan in\n{statement}\n{json.dumps(plan, indent=1)}"

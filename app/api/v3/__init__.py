@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("v3", __name__, url_prefix="/v3")
 
-from . import audit_events, resources, roles, usage_events  # noqa: E402,F401  (register the routes)
+from . import audit_events, resources, roles, stats, usage_events  # noqa: E402,F401  (register the routes)

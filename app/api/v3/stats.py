@@ -1,0 +1,172 @@
+"""Aggregates the operator console needs and CC's v3 has no endpoint for (an extension of this service).
+
+GET /v3/audit_event_stats/daily
+    Audit events per UTC day and catalogue category over the last `days` days (default 30, at most 366),
+    today included: {"since", "until", "categories": [{"id", "name"}], "days": [{"date", "total",
+    "by_category": {category: n}}]}, every day of the range listed, oldest first. Types the catalogue does
+    not know count under "other".
+GET /v3/audit_event_stats/top_targets
+    The `limit` (default 10, at most 100) targets with most events of `types` (default app.crash) over the
+    same range, most first, each with its events per day for a sparkline: {"since", "until", "types",
+    "dates", "resources": [{"guid", "type", "name", "total", "daily": [n per date]}]}.
+GET /v3/app_usage_states/{guid}
+    The app's usage events (its web process's, whose guid is the app's, as CC writes them), newest first,
+    at most `per_page` (default 500, at most 5000), in /v3/app_usage_events' format: {"resources": [...]}.
+    /v3/app_usage_events itself has no app filter.
+
+Visibility is exactly the audit event list's (visibility.visible_events, v3's rule) and, for usage, the
+usage list's: a space auditor's figures are over the events they may list, and nothing else.
+
+Cost on a large store (tests/test_plans.py holds the plans to index scans):
+- daily, for a platform-wide reader: a sum over event_counts_by_day's rows of the range (types × days),
+  never the events. For any other reader: the events of their spaces and organizations in the range,
+  read through the (space_guid | organization_guid, timestamp) indexes.
+- top_targets: the events of `types` in the range, read through the (type, timestamp) index: proportional
+  to the crashes of a month, not to the store. (The counts by target are all-time, so they cannot rank
+  a period.)
+- app_usage_states: one range of the (app_guid, id) index.
+"""
+from datetime import datetime, time, timedelta, timezone
+
+from flask import request
+from sqlalchemy import BigInteger, Date, cast, func, select
+
+from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
+from ...catalogue import CATEGORIES, EVENT_TYPES
+from ...errors import ApiError
+from ...extensions import db, read
+from ...fields import is_storable
+from ...models import AppUsageEvent, Event, EventCountByDay, record_columns
+from ...responses import json_response
+from ...visibility import sees_every_event, visible_events, visible_usage_events
+from . import bp
+from .params import split_list
+from .schemas import present_app_usage_events
+
+READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
+MAX_DAYS, DEFAULT_DAYS = 366, 30
+MAX_LIMIT, DEFAULT_LIMIT = 100, 10
+MAX_USAGE, DEFAULT_USAGE = 5000, 500
+OTHER = {"id": "other", "name": "Other"}
+CATEGORY_OF = {name: event_type.category for name, event_type in EVENT_TYPES.items()}
+
+
+def _arguments(allowed):
+    """The request's arguments, each known and given once; v3's 400 otherwise, naming the valid ones."""
+    unknown = [key for key in request.args if key not in allowed]
+    if unknown:
+        raise ApiError("BadQueryParameter", "Unknown query parameter(s): " + ", ".join(f"'{key}'" for key in unknown)
+                       + ". Valid parameters are: " + ", ".join(f"'{key}'" for key in allowed))
+    return request.args
+
+
+def _whole(args, key, default, maximum):
+    text = args.get(key)
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= maximum:
+        raise ApiError("BadQueryParameter", f"{key} must be a whole number from 1 to {maximum}")
+    return int(text)
+
+
+def today():
+    """The current UTC day (a function, so that tests can move the clock to their data)."""
+    return datetime.now(timezone.utc).date()
+
+
+def _range(args):
+    """[since, until): the last `days` UTC days, today included, as whole days (so the counts answer)."""
+    days = _whole(args, "days", DEFAULT_DAYS, MAX_DAYS)
+    tomorrow = datetime.combine(today() + timedelta(days=1), time(), timezone.utc)
+    return tomorrow - timedelta(days=days), tomorrow
+
+
+def _dates(since, until):
+    return [(since + timedelta(days=n)).date() for n in range((until - since).days)]
+
+
+def _iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _utc_day(column):
+    """The UTC day of a timestamp column, as the counts' triggers take it (migrations 0005, 0006)."""
+    if db.session.connection().dialect.name == "sqlite":
+        return func.substr(column, 1, 10)  # UTC text, "YYYY-MM-DD hh:mm:ss…"
+    return cast(func.timezone("UTC", column), Date)
+
+
+def _day_key(value):
+    return value if isinstance(value, str) else value.isoformat()
+
+
+@bp.get("/audit_event_stats/daily")
+def audit_event_stats_daily():
+    """Audit events per day and category (extension): from the maintained counts for platform-wide readers."""
+    identity = require_scope(READERS)
+    since, until = _range(_arguments(("days",)))
+    if sees_every_event(identity):
+        statement = (select(EventCountByDay.day, EventCountByDay.type, cast(func.sum(EventCountByDay.n), BigInteger))
+                     .where(EventCountByDay.day >= since.date(), EventCountByDay.day < until.date())
+                     .group_by(EventCountByDay.day, EventCountByDay.type))
+    else:
+        day = _utc_day(Event.timestamp)
+        statement = (select(day, Event.type, func.count())
+                     .where(visible_events(identity, "v3"), Event.timestamp >= since, Event.timestamp < until)
+                     .group_by(day, Event.type))
+    dates = _dates(since, until)
+    days = {date_.isoformat(): {"date": date_.isoformat(), "total": 0, "by_category": {}} for date_ in dates}
+    for date_, type_, n in read(statement).all():
+        entry = days.get(_day_key(date_))
+        if entry is None or not n:
+            continue
+        category = CATEGORY_OF.get(type_, OTHER["id"])
+        entry["total"] += n
+        entry["by_category"][category] = entry["by_category"].get(category, 0) + n
+    categories = [{"id": c.id, "name": c.name} for c in sorted(CATEGORIES, key=lambda c: c.position)] + [OTHER]
+    return json_response({"since": _iso(since), "until": _iso(until), "categories": categories,
+                          "days": list(days.values())})
+
+
+@bp.get("/audit_event_stats/top_targets")
+def audit_event_stats_top_targets():
+    """The targets with most events of some types (extension): app.crash by default, per day for sparklines."""
+    identity = require_scope(READERS)
+    args = _arguments(("types", "days", "limit"))
+    since, until = _range(args)
+    limit = _whole(args, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    types = [name for name in split_list(args.get("types", "app.crash")) if name]
+    if not types or not all(is_storable(name) for name in types):
+        raise ApiError("BadQueryParameter", "types must be a comma list of event types")
+    day = _utc_day(Event.timestamp)
+    # One pass over the range's events of these types, grouped by target and day; ranked here.
+    statement = (select(Event.actee, Event.actee_type, func.max(Event.actee_name), day, func.count())
+                 .where(visible_events(identity, "v3"), Event.type.in_(types),
+                        Event.timestamp >= since, Event.timestamp < until)
+                 .group_by(Event.actee, Event.actee_type, day))
+    dates = [date_.isoformat() for date_ in _dates(since, until)]
+    position = {date_: n for n, date_ in enumerate(dates)}
+    targets = {}
+    for guid, type_, name, date_, n in read(statement).all():
+        target = targets.setdefault((guid, type_), {"guid": guid, "type": type_, "name": name, "total": 0,
+                                                    "daily": [0] * len(dates)})
+        target["total"] += n
+        target["name"] = max(filter(None, (target["name"], name)), default=None)
+        if (index := position.get(_day_key(date_))) is not None:
+            target["daily"][index] += n
+    ranked = sorted(targets.values(), key=lambda t: (-t["total"], t["name"] or "", t["guid"]))[:limit]
+    return json_response({"since": _iso(since), "until": _iso(until), "types": types, "dates": dates,
+                          "resources": ranked})
+
+
+@bp.get("/app_usage_states/<guid>")
+def app_usage_states(guid):
+    """One app's usage events, newest first (extension): what /v3/app_usage_events lists, for one app."""
+    identity = require_scope(READERS)
+    per_page = _whole(_arguments(("per_page",)), "per_page", DEFAULT_USAGE, MAX_USAGE)
+    if not is_storable(guid):
+        raise ApiError("ResourceNotFound", "App not found")
+    rows = read(select(*record_columns(AppUsageEvent))
+                .where(visible_usage_events(identity), AppUsageEvent.app_guid == guid)
+                .order_by(AppUsageEvent.id.desc()).limit(per_page)).all()
+    return json_response({"resources": present_app_usage_events(rows)})

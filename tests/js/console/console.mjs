@@ -1,0 +1,183 @@
+// End-to-end scenarios of the operator console in a real browser: Debian's headless Chromium driven by
+// playwright-core (no browser download). Run by tests/test_console_e2e.py against a live server:
+//
+//   node console.mjs <scenario> <base url> <screenshot.png> '<json arguments>'
+//
+// Each scenario drives the console as a person would (logging in through its form, filling filters,
+// clicking) and prints, as JSON on stdout, what the page showed; pytest compares that with the API's own
+// answers. A failing scenario exits 1 after saving its screenshot, so the broken page can be looked at.
+import { chromium } from 'playwright-core';
+
+const [scenario, base, screenshot, rawArgs] = process.argv.slice(2);
+const args = JSON.parse(rawArgs || '{}');
+const TIMEOUT = 15000;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+const context = await browser.newContext({ acceptDownloads: true, viewport: args.viewport || { width: 1280, height: 900 } });
+const page = await context.newPage();
+page.setDefaultTimeout(TIMEOUT);
+// Everything must come from the service itself: any other request fails the scenario.
+const foreign = [];
+const consoleErrors = [];
+page.on('request', (request) => { if (!request.url().startsWith(base) && !request.url().startsWith('blob:')) foreign.push(request.url()); });
+page.on('pageerror', (error) => consoleErrors.push(String(error)));
+page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
+
+async function logIn(username, password) {
+  await page.goto(`${base}/console/${args.hash || ''}`);
+  await page.getByLabel('User name').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.locator('#main[data-ready] h1').first().waitFor();
+}
+
+// The page is drawn once main carries data-ready for the current hash.
+async function settled(hashPrefix) {
+  await page.waitForFunction((prefix) => {
+    const main = document.getElementById('main');
+    return main.dataset.ready && main.dataset.ready.startsWith(prefix) && main.dataset.ready === (location.hash || '#/');
+  }, hashPrefix);
+}
+
+const cells = (selector) => page.$$eval(`${selector} tbody tr`, (rows) => rows.map((row) =>
+  [...row.children].map((cell) => cell.textContent.trim())));
+
+const scenarios = {
+  async overview() {
+    await logIn(args.username, args.password);
+    await settled('#/');
+    await page.locator('#overview-total').waitFor();
+    return {
+      heading: await page.locator('h1').textContent(),
+      total: Number(await page.locator('#overview-total').getAttribute('data-value')),
+      crashes: Number(await page.locator('#overview-crashes').getAttribute('data-value')),
+      top: (await page.$$eval('#top-crashes tbody tr', (rows) => rows.map((row) => ({
+        name: row.querySelector('th').textContent.trim(), href: row.querySelector('a')?.getAttribute('href'),
+        count: Number(row.children[1].textContent.replace(/,/g, '')),
+        sparkline: row.querySelector('svg')?.getAttribute('aria-label') })))),
+      latest: await cells('#latest-crash-table'),
+      bars: await page.locator('svg.chart rect').count(),
+      user: await page.locator('#who').textContent(),
+    };
+  },
+
+  async events() {
+    await logIn(args.username, args.password);
+    await page.getByRole('link', { name: 'Events', exact: true }).click();
+    await settled('#/events');
+    await page.getByLabel('Type').selectOption(args.type);
+    await page.getByLabel('App (name or guid)').fill(args.app);
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await settled('#/events?');
+    await page.locator('#event-table').waitFor();
+    const first = { hash: await page.evaluate(() => location.hash), position: await page.locator('#page-position').first().textContent(),
+      rows: await cells('#event-table') };
+    await page.getByRole('link', { name: 'Older →' }).first().click();
+    await settled('#/events?');
+    await page.waitForFunction(() => document.querySelector('#page-position')?.textContent.startsWith('Page 2'));
+    const second = { hash: await page.evaluate(() => location.hash), position: await page.locator('#page-position').first().textContent(),
+      rows: await cells('#event-table') };
+    // The filters live in the URL: a fresh tab given the link (and a login) shows the same page.
+    await page.reload();
+    await settled('#/events?');
+    await page.locator('#event-table').waitFor();
+    const reloaded = { rows: await cells('#event-table'), typeChosen: await page.getByLabel('Type').inputValue() };
+    return { first, second, reloaded };
+  },
+
+  async event() {
+    await logIn(args.username, args.password);
+    await page.goto(`${base}/console/#/events?type=${args.type}`);
+    await settled('#/events?');
+    await page.locator('#event-table tbody a').first().click();
+    await settled('#/events/');
+    await page.locator('#event-metadata').waitFor();
+    return {
+      hash: await page.evaluate(() => location.hash),
+      heading: await page.locator('h1').textContent(),
+      metadata: JSON.parse(await page.locator('#event-metadata').textContent()),
+      before: await cells('#before'), after: await cells('#after'),
+    };
+  },
+
+  async timeline() {
+    await logIn(args.username, args.password);
+    await page.goto(`${base}/console/#/apps/${args.app}`);
+    await settled('#/apps/');
+    await page.locator('svg.timeline').waitFor();
+    const crashes = await page.$$eval('svg.timeline a.crash-mark', (links) => links.map((a) => ({
+      label: a.getAttribute('aria-label'), href: a.getAttribute('href') })));
+    const spans = await page.locator('svg.timeline rect.span').count();
+    // Keyboard: Tab reaches a crash mark, and Enter opens its event.
+    await page.locator('svg.timeline a.crash-mark').first().focus();
+    const focused = await page.evaluate(() => document.activeElement.getAttribute('aria-label'));
+    await page.screenshot({ path: screenshot, fullPage: true });
+    await page.keyboard.press('Enter');
+    await settled('#/events/');
+    await page.locator('#event-metadata').waitFor();
+    return { heading: await page.locator('h1').first().textContent(), crashes, spans, focused,
+      opened: await page.evaluate(() => location.hash) };
+  },
+
+  async usage() {
+    await logIn(args.username, args.password);
+    await page.getByRole('link', { name: 'Usage', exact: true }).click();
+    await settled('#/usage');
+    await page.getByLabel('Organization (guid)').fill(args.org);
+    await page.getByLabel('Month').fill(args.month);
+    await page.getByRole('button', { name: 'Show report' }).click();
+    await page.locator('#usage-table').waitFor();
+    const table = await cells('#usage-table');
+    const downloading = page.waitForEvent('download');
+    await page.getByRole('button', { name: /Download CSV/ }).click();
+    const download = await downloading;
+    const path = await download.path();
+    const csv = (await import('node:fs')).readFileSync(path, 'utf8');
+    // The live stream: a usage event recorded now appears without a reload.
+    await page.locator('#usage-stream tbody tr').first().waitFor();
+    const before = await page.locator('#usage-stream tbody tr').count();
+    const status = await page.evaluate(async ({ event, token }) => (await fetch('/v2/app_usage_events', {
+      method: 'POST', headers: { Authorization: `bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(event) })).status, { event: args.newEvent, token: args.writerToken });
+    await page.locator(`#usage-stream tbody tr[data-guid="${args.newEvent.guid}"]`).waitFor();
+    return { table, csv, filename: download.suggestedFilename(), before, posted: status,
+      after: await page.locator('#usage-stream tbody tr').count(),
+      top: await page.locator('#usage-stream tbody tr').first().getAttribute('data-guid'),
+      hash: await page.evaluate(() => location.hash) };
+  },
+
+  async auditor() {
+    await logIn(args.username, args.password);
+    await settled('#/');
+    await page.locator('#overview-total').waitFor();
+    const total = Number(await page.locator('#overview-total').getAttribute('data-value'));
+    const top = await cells('#top-crashes');
+    await page.screenshot({ path: screenshot.replace(/\.png$/, '-overview.png'), fullPage: true });
+    await page.goto(`${base}/console/#/events`);
+    await settled('#/events');
+    await page.locator('#event-table').waitFor();
+    return { total, top, position: await page.locator('#page-position').first().textContent(),
+      rows: await cells('#event-table'), usageStream: null };
+  },
+};
+
+let result, failed;
+try {
+  result = await scenarios[scenario]();
+  result.foreign = foreign;
+  result.errors = consoleErrors;
+} catch (error) {
+  failed = error;
+}
+// The scenario's last page, for a person to look at (the timeline saved its own before leaving it).
+if (scenario !== 'timeline' || failed) await page.screenshot({ path: screenshot, fullPage: true }).catch(() => {});
+await browser.close();
+if (failed) {
+  console.error(String(failed.stack || failed), '\nforeign requests:', foreign, '\npage errors:', consoleErrors);
+  process.exit(1);
+}
+process.stdout.write(JSON.stringify(result));
