@@ -15,6 +15,8 @@ from .paging import envelope, parse_paging
 from .query import parse_filters
 
 READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
+MAX_PER_PAGE = 100
+FILTERS = ("name",)  # the q keys
 
 
 def _app_resource(app, space_guid):
@@ -29,8 +31,8 @@ def _app_resource(app, space_guid):
 @bp.get("/spaces/<space_guid>/apps")
 def list_space_apps(space_guid):
     identity = require_scope(READERS)
-    paging = parse_paging(request.args, 100)
-    filters = [OneOf("space_guid", frozenset({space_guid})), *parse_filters(paging.q, ("name",))]
+    paging = parse_paging(request.args, MAX_PER_PAGE)
+    filters = [OneOf("space_guid", frozenset({space_guid})), *parse_filters(paging.q, FILTERS)]
     total, apps = directory.list_known(identity, "app", filters, paging.request)
     resources = [_app_resource(app, space_guid) for app in apps]
     return json_response(envelope(f"/v2/spaces/{space_guid}/apps", paging, total, resources))

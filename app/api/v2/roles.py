@@ -12,6 +12,7 @@ from . import bp
 from .paging import envelope, parse_paging
 
 ROLE_READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR})
+MAX_PER_PAGE = 100
 # The roles each target has, by the URL's plural, and the error for a target that cannot exist.
 TARGETS = {
     "spaces": ("space", {"developers": "developer", "auditors": "auditor", "managers": "manager"}, "SpaceNotFound"),
@@ -68,7 +69,7 @@ def remove_role(collection, guid, plural, user_guid):
 def list_role_holders(collection, guid, plural):
     require_scope(ROLE_READERS)
     target_type, role = _role_in(collection, guid, plural)
-    paging = parse_paging(request.args, 100)
+    paging = parse_paging(request.args, MAX_PER_PAGE)
     conditions = [Role.target_type == target_type, Role.target_guid == guid, Role.role == role]
     total, roles = fetch_page(Role, conditions, (Role.created_at, Role.user_guid), paging.request)
     path = f"/v2/{collection}/{guid}/{plural}"
