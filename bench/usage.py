@@ -961,9 +961,11 @@ def plain_write_app():
 class Gunicorn(Service):
     """bench.service.Service serving `target` (a gunicorn app spec) instead of wsgi:app."""
 
-    def __init__(self, database_url, secret, workers, target="wsgi:app"):
+    def __init__(self, database_url, secret, workers, target="wsgi:app", fold_on_write=True):
         super().__init__(database_url, secret, workers)
         self.target = target
+        # Said explicitly either way, whatever the caller's environment says (the app's switch, where it has one).
+        self.fold_on_write = "on" if fold_on_write else "off"
 
     def start(self, token, timeout=60):
         from .cluster import free_port
@@ -972,7 +974,8 @@ class Gunicorn(Service):
         self.port = free_port()
         self.logfile = tempfile.NamedTemporaryFile(prefix="cf-events-bench-usage-gunicorn-", suffix=".log",
                                                    delete=False)
-        env = {**os.environ, "DATABASE_URL": self.database_url, "TOKEN_SECRET": self.secret}
+        env = {**os.environ, "DATABASE_URL": self.database_url, "TOKEN_SECRET": self.secret,
+               "USAGE_FOLD_ON_WRITE": self.fold_on_write}
         command = [_gunicorn(), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}", self.target]
         self.process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=self.logfile, stderr=subprocess.STDOUT)
         client = Client("127.0.0.1", self.port, token, timeout=5)
@@ -1100,8 +1103,8 @@ def measure_writes(url, secret, token, world, workers, budget, log):
     rnd = random.Random(SEED + 7)
     rows = state(url)["app_usage_events"][1]
     snapshot_rollups(url, rows)
-    services = {"fold": Gunicorn(url, secret, workers), "plain": Gunicorn(url, secret, workers,
-                                                                          "bench.usage:plain_write_app()")}
+    services = {"fold": Gunicorn(url, secret, workers),
+                "plain": Gunicorn(url, secret, workers, "bench.usage:plain_write_app()", fold_on_write=False)}
     folder = None
     try:
         ports = {mode: service.start(token) for mode, service in services.items()}
