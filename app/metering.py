@@ -19,11 +19,14 @@ raw events, which fold first, changes no report.
 """
 import logging
 import sys
+import time
 from collections import defaultdict
 from datetime import date, timedelta
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
+from psycopg2.extras import execute_values
 from sqlalchemy import func, select, tuple_, update
 
 from .extensions import db, dialect_insert
@@ -295,11 +298,24 @@ def _load_days(keys):
 def _upsert(model, rows, keys):
     if not rows:
         return
+    if db.engine.dialect.name == "postgresql":
+        return _upsert_values(model, rows, keys)
     statement = dialect_insert(model.__table__)
     statement = statement.on_conflict_do_update(
         index_elements=keys, set_={name: statement.excluded[name] for name in rows[0] if name not in keys})
     for chunk in _chunks(rows, 1000):
         db.session.execute(statement, chunk)
+
+
+def _upsert_values(model, rows, keys):
+    """PostgreSQL: a page of rows per statement (psycopg2's execute_values); an executemany of an
+    upsert would be a round trip per row."""
+    names = list(rows[0])
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name not in keys)
+    sql = (f"INSERT INTO {model.__tablename__} ({', '.join(names)}) VALUES %s "
+           f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
+    cursor = db.session.connection().connection.cursor()
+    execute_values(cursor, sql, [tuple(row[name] for name in names) for row in rows], page_size=1000)
 
 
 def fold_pending(model, limit=FOLD_BATCH, wait=True):
@@ -364,8 +380,11 @@ def catch_up(model, limit=None, wait=True, batch=FOLD_BATCH, progress=None):
 
 
 def fold_after_write(model):
-    """Fold what is pending once a write committed, unless another fold is at it. The write is
-    acknowledged whatever happens here: a fold that fails is done again by the next write or report."""
+    """Fold what is pending once a write committed, unless another fold is at it (or a `fold --follow`
+    does it: USAGE_FOLD_ON_WRITE=off). The write is acknowledged whatever happens here: a fold that
+    fails is done again by the next write or report."""
+    if not current_app.config["USAGE_FOLD_ON_WRITE"]:
+        return
     try:
         catch_up(model, limit=FOLD_BATCH, wait=False)
     except Exception:
@@ -376,9 +395,13 @@ def fold_after_write(model):
 @click.command("fold")
 @click.option("--batch-size", default=FOLD_BATCH, show_default=True, type=click.IntRange(1, 1_000_000),
               help="Events folded per transaction.")
+@click.option("--follow", is_flag=True,
+              help="Keep folding what writers store, every --interval seconds (with USAGE_FOLD_ON_WRITE=off).")
+@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600))
 @with_appcontext
-def fold_command(batch_size):
-    """Fold every pending usage event into the usage rollups (once, after upgrading a store that holds events)."""
+def fold_command(batch_size, follow, interval):
+    """Fold every pending usage event into the usage rollups (once, after upgrading a store that holds
+    events; or, with --follow, for ever, in place of the folds after each write)."""
     for label, model in (("app usage events", AppUsageEvent), ("service usage events", ServiceUsageEvent)):
         fold_row = db.session.scalar(select(UsageFold).where(UsageFold.stream == model.__tablename__))
         to_fold = db.session.scalar(select(func.count()).where(model.id > fold_row.position))
@@ -386,3 +409,7 @@ def fold_command(batch_size):
         with click.progressbar(length=to_fold, label=f"folding {label}", file=sys.stderr) as bar:
             folded = catch_up(model, batch=batch_size, progress=bar.update)
         click.echo(f"{label}: folded {folded}")
+    while follow:
+        time.sleep(interval)
+        for model in (AppUsageEvent, ServiceUsageEvent):
+            catch_up(model, batch=batch_size)

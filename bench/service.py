@@ -36,7 +36,10 @@ class Service:
     def start(self, token, timeout=60):
         self.port = free_port()
         self.logfile = tempfile.NamedTemporaryFile(prefix="cf-events-bench-gunicorn-", suffix=".log", delete=False)
-        env = {**os.environ, "DATABASE_URL": self.database_url, "TOKEN_SECRET": self.secret}
+        # No fold after usage writes: the v2/v3 data sets' streams were never folded, and the first write
+        # would start folding ten million events. bench/usage.py measures the fold's cost side by side.
+        env = {**os.environ, "DATABASE_URL": self.database_url, "TOKEN_SECRET": self.secret,
+               "USAGE_FOLD_ON_WRITE": "off"}
         command = [_gunicorn(), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}", "wsgi:app"]
         self.process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=self.logfile, stderr=subprocess.STDOUT)
         client = Client("127.0.0.1", self.port, token, timeout=5)

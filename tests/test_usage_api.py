@@ -191,7 +191,11 @@ def as_cells(rows):
     return [{key: cell(value) for key, value in row.items()} for row in rows]
 
 
-def test_csv_reads_back_as_the_json_rows(client, admin, platform):
+def test_csv_reads_back_as_the_json_rows(client, admin, platform, monkeypatch):
+    # One moment for every request: the year's averages run to "now", which must not move between them.
+    moment = reports.now_second()
+    monkeypatch.setattr(reports, "now_second", lambda: moment)
+
     def both(path):
         as_json = get(client, admin, path).get_json()
         by_format = csv_rows(get(client, admin, path + ("&" if "?" in path else "?") + "format=csv"))
@@ -254,3 +258,31 @@ def test_a_store_with_more_pending_than_a_request_folds_answers_503_until_folded
     body = get(client, admin, f"/organizations/org-1/app_usages?{MARCH}").get_json()
     # Started at midnight on March 1st and still running: all of March; the later STARTEDs repeat it.
     assert [row["duration_in_seconds"] for row in body["app_usages"]] == [31 * 24 * HOUR]
+
+
+def test_with_fold_on_write_off_a_follower_folds_instead(app, client, admin, monkeypatch):
+    from app.extensions import db
+    from app.models import UsageFold
+
+    def position():
+        value = db.session.scalar(db.select(UsageFold.position).where(UsageFold.stream == "app_usage_events"))
+        db.session.commit()  # the CLI shares this test's session: no read of ours may outlive the writes after it
+        return value
+
+    monkeypatch.setitem(app.config, "USAGE_FOLD_ON_WRITE", False)
+    start = position()
+    write(client, admin, "/v2/app_usage_events", [app_usage("STARTED", 0), app_usage("STOPPED", 3)])
+    assert position() == start  # the write left its events pending
+    sleeps = []
+
+    def sleep(seconds):  # the follower's pause: a write comes in during the first, the second ends the test
+        sleeps.append(seconds)
+        if len(sleeps) == 1:
+            write(client, admin, "/v2/app_usage_events", [app_usage("STARTED", 5, process="proc-2")])
+        else:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(metering.time, "sleep", sleep)
+    result = app.test_cli_runner().invoke(args=["events", "fold", "--follow", "--interval", "2"])
+    assert "app usage events: folded 2" in result.output and sleeps == [2.0, 2.0]
+    assert position() == start + 3  # and the follower folded the one written while it waited
