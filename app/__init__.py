@@ -16,6 +16,7 @@ def create_app(config=None):
     register_settings(app)
     register_extensions(app)
     register_responses(app)
+    register_operations(app)
     register_limits(app)
     register_blueprints(app)
     register_commands(app)
@@ -25,6 +26,7 @@ def create_app(config=None):
 def register_settings(app):
     from .auth import TokenKeys
     from .database import load_stored_json
+    from .metrics import engine_options
 
     keys = TokenKeys.from_config(app.config)
     app.extensions["token_keys"] = keys
@@ -33,6 +35,7 @@ def register_settings(app):
     app.config["TOKEN_ISSUER"] = bool(app.config.get("TOKEN_ISSUER", True) and keys.secret and not keys.external)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         "json_deserializer": load_stored_json,
+        **engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
         **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
     }
 
@@ -54,6 +57,14 @@ def register_responses(app):
     urls.init_app(app)
 
 
+def register_operations(app):
+    """Request logs and metrics first, so that they see every request, even one refused by the limits."""
+    from . import logs, metrics
+
+    logs.init_app(app)
+    metrics.init_app(app)
+
+
 def register_limits(app):
     from . import limits
 
@@ -66,7 +77,11 @@ def register_blueprints(app):
     from .api.v1 import bp as v1
     from .api.v2 import bp as v2
     from .api.v3 import bp as v3
+    from .console import bp as console
+    from .health import bp as health
     from .issuer import bp as oauth
+    from .metrics import bp as metrics
+    from .openapi import bp as openapi
 
     app.register_blueprint(discovery)
     app.register_blueprint(v1)
@@ -74,6 +89,10 @@ def register_blueprints(app):
     app.register_blueprint(v3)
     app.register_blueprint(usage_reports)
     app.register_blueprint(oauth)
+    app.register_blueprint(openapi)
+    app.register_blueprint(console)
+    app.register_blueprint(health)
+    app.register_blueprint(metrics)
 
 
 def register_commands(app):

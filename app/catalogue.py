@@ -26,9 +26,12 @@ How "required" was decided:
   (a deployment's droplet_guid, a mapping's weight, a purge's request) and Scalingo does as well
   (`scope: null` means all, an HDS contact's address_line2).
 """
+import os
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
+
+from .config import redact_keys
 
 CLOUD_CONTROLLER = "cloud_controller"
 SCALINGO = "scalingo"
@@ -41,7 +44,18 @@ REDACTED_CREDENTIAL = "***"
 # The rule of app/redaction.py, which holds for every type, known or not: CC hides an app's environment,
 # start command and registry login in a request; credentials and passwords are secret wherever they appear.
 PRIVATE_REQUEST_FIELDS = ("environment_json", "command", "docker_credentials", "environment_variables")
-SECRET_FIELDS = ("credentials", "auth_password", "secret")
+# Keys whose values are secret wherever they appear: CC's own, and what people put in metadata. A key is
+# secret when it is one of them or ends in one ("db_password", "github-token"), in any case; REDACT_KEYS
+# (comma-separated) adds more. Read once, at start, so that the checks and the listing agree with it.
+DEFAULT_SECRET_FIELDS = ("credentials", "auth_password", "secret", "password", "passwd", "token", "api_key",
+                         "private_key", "client_secret")
+SECRET_FIELDS = DEFAULT_SECRET_FIELDS + redact_keys(os.environ.get("REDACT_KEYS"))
+
+
+@lru_cache(maxsize=8192)
+def is_secret_key(key):
+    normal = key.lower().replace("-", "_")
+    return any(normal == name or normal.endswith("_" + name) for name in SECRET_FIELDS)
 
 JSON_TYPES = ("string", "boolean", "integer", "float", "scalar", "object", "array", "datetime")
 
@@ -130,7 +144,7 @@ def _implied_secrets(fields):
     """The universal rule applied to a type's declared fields, so that its listing names them."""
     for field in fields:
         segments = field.path.split(".")
-        if segments[-1] in SECRET_FIELDS:
+        if is_secret_key(segments[-1]):
             yield Secret(field.path, REDACTED)
         elif len(segments) == 2 and segments[0] == "request" and segments[1] in PRIVATE_REQUEST_FIELDS:
             yield Secret(field.path, PRIVATE_DATA_HIDDEN)
@@ -665,7 +679,8 @@ def _copy(value):
 
 def _redact_secret_keys(value):
     if isinstance(value, dict):
-        return {key: REDACTED if key in SECRET_FIELDS else _redact_secret_keys(item) for key, item in value.items()}
+        return {key: REDACTED if isinstance(key, str) and is_secret_key(key) else _redact_secret_keys(item)
+                for key, item in value.items()}
     if isinstance(value, list):
         return [_redact_secret_keys(item) for item in value]
     return value

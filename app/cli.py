@@ -5,6 +5,7 @@ import click
 from flask import current_app
 from sqlalchemy import delete, select
 
+from . import version
 from .api_tokens import create_api_token, revoke_api_token
 from .auth import issue_token
 from .extensions import db
@@ -12,7 +13,7 @@ from .follower import follow_command
 from .importer import import_command
 from .issuer import hash_secret
 from .metering import fold_command
-from .models import Client, Role, User
+from .models import ApiToken, Client, Role, User
 from .pruning import prune_command
 from .serving import nginx_config
 from .writes import utcnow
@@ -32,6 +33,12 @@ def token_command(scopes, user_id, user_name, email, client_only, expires_in):
         raise click.ClickException("TOKEN_SECRET is not set: there is nothing to sign tokens with")
     click.echo(issue_token(current_app.config["TOKEN_SECRET"], scopes, user_id=None if client_only else user_id,
                            user_name=user_name, email=email, expires_in=expires_in))
+
+
+@click.command("version")
+def version_command():
+    """Print the package version and the commit it was built from."""
+    click.echo(f"cf-events {version.build()}")
 
 
 @click.group("users")
@@ -62,6 +69,26 @@ def create_user_command(name, password, scopes, email):
     """Create a user (or reset an existing one's password and scopes)."""
     user = create_user(name, password, scopes, email)
     click.echo(f"user {user.username} ({user.guid}) with scopes {user.scopes}")
+
+
+def _table(rows, headers):
+    """Rows as aligned columns under `headers` (what an operator reads; never a secret in it)."""
+    rows = [[("" if cell is None else str(cell)) for cell in row] for row in rows]
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=False)]
+    for row in [headers, *rows]:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _when(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+@users_group.command("list")
+def list_users_command():
+    """List the users: name, id, email, scopes, creation time (never a password)."""
+    users = db.session.scalars(select(User).order_by(User.username)).all()
+    _table([(user.username, user.guid, user.email, user.scopes, _when(user.created_at)) for user in users],
+           ["NAME", "ID", "EMAIL", "SCOPES", "CREATED"])
 
 
 @users_group.command("delete")
@@ -95,6 +122,14 @@ def create_client_command(client_id, secret, scopes, grant_types):
     click.echo(f"client {client.client_id} with grant types {client.grant_types} and scopes {client.scopes}")
 
 
+@clients_group.command("list")
+def list_clients_command():
+    """List the clients: id, grant types, scopes, whether it has a secret, creation time (never the secret)."""
+    clients = db.session.scalars(select(Client).order_by(Client.client_id)).all()
+    _table([(client.client_id, client.grant_types, client.scopes, "yes" if client.secret_hash else "no",
+             _when(client.created_at)) for client in clients], ["CLIENT", "GRANT TYPES", "SCOPES", "SECRET", "CREATED"])
+
+
 def create_client(client_id, secret, scopes, grant_types=("client_credentials",)):
     """Create a client of the built-in issuer, or reset an existing one."""
     client = db.session.get(Client, client_id) or Client(client_id=client_id, created_at=utcnow())
@@ -122,6 +157,17 @@ def create_token_command(username, name):
     record, token = create_api_token(user, name)
     click.echo(f"API token {record.guid} for {user.username}; keep it now, it is not shown again:")
     click.echo(token)
+
+
+@tokens_group.command("list")
+@click.option("--all", "everything", is_flag=True, help="Revoked tokens too.")
+def list_tokens_command(everything):
+    """List API tokens: id, user, name, creation and revocation times (never the token)."""
+    query = select(ApiToken, User.username).join(User, User.guid == ApiToken.user_guid).order_by(ApiToken.created_at)
+    if not everything:
+        query = query.where(ApiToken.revoked_at.is_(None))
+    _table([(token.guid, username, token.name, _when(token.created_at), _when(token.revoked_at))
+            for token, username in db.session.execute(query)], ["ID", "USER", "NAME", "CREATED", "REVOKED"])
 
 
 @tokens_group.command("revoke")
@@ -154,5 +200,6 @@ def nginx_config_command(listen, upstream):
 
 
 def init_app(app):
-    for command in (token_command, users_group, clients_group, tokens_group, events_group, nginx_config_command):
+    for command in (version_command, token_command, users_group, clients_group, tokens_group, events_group,
+                    nginx_config_command):
         app.cli.add_command(command)

@@ -6,13 +6,14 @@ one run still work in the next.
 import os
 import secrets
 import shutil
+import socket
 import sys
 from datetime import datetime, timedelta, timezone
 
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from . import create_app
+from . import config, create_app
 from .auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, issue_token
 from .cli import create_user
 from .demo import load_demo_events
@@ -36,22 +37,42 @@ def kept_secret(name):
 
 
 def prepare(app):
-    """Migrate to head, load the demo data into an empty store, and (re)create the admin user."""
+    """Migrate to head, load the demo data into an empty store, and (re)create the admin user; return it."""
     with app.app_context():
         upgrade()
         if db.session.scalar(select(func.count()).select_from(Event)) == 0:
             audit, usage = load_demo_events()
             print(f"Loading demo data: {audit} audit events, {usage} app and service usage events.", flush=True)
-        create_user("admin", kept_secret("admin_password"), ADMIN_SCOPES)
+        admin = create_user("admin", kept_secret("admin_password"), ADMIN_SCOPES)
+        db.session.expunge(admin)
         db.engine.dispose()
+    return admin
+
+
+def admin_token(secret, admin):
+    """The admin user's own token, as logging in as admin gives it (the same identity, and revocable)."""
+    return issue_token(secret, [ADMIN], user_id=admin.guid, user_name=admin.username, email=admin.email,
+                       expires_in=12 * 3600, revocable=True)
+
+
+def port_is_free(port):
+    try:
+        with socket.create_server(("127.0.0.1", port)):
+            return True
+    except OSError:
+        return False
 
 
 def main():
-    os.environ.setdefault("TOKEN_SECRET", kept_secret("token_secret"))
-    app = create_app()
-    prepare(app)
+    os.environ.setdefault("TOKEN_SECRET", kept_secret(config.KEPT_SECRET_FILE))
+    try:
+        app = create_app()
+    except config.ConfigError as error:
+        raise SystemExit(f"cf-events: {error}") from None
     port = app.config["PORT"]
-    token = issue_token(app.config["TOKEN_SECRET"], [ADMIN], user_id="admin", expires_in=12 * 3600)
+    if not port_is_free(port):  # said first, rather than after the banner by each failing worker
+        raise SystemExit(f"cf-events: port {port} is in use; stop what holds it, or choose another: make run PORT=8081")
+    token = admin_token(app.config["TOKEN_SECRET"], prepare(app))
     base = f"http://127.0.0.1:{port}"
     this_month = datetime.now(timezone.utc).date().replace(day=1)
     last_month = f"start={(this_month - timedelta(days=1)).replace(day=1)}&end={this_month - timedelta(days=1)}"
@@ -70,7 +91,7 @@ def main():
     # proof against slow clients (README). Two workers suit the two-core machines this runs on;
     # SQLite in WAL mode lets them share the file.
     os.execv(gunicorn, [gunicorn, "--config", os.path.join(os.path.dirname(INSTANCE), "gunicorn.conf.py"),
-                        "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "-", "wsgi:app"])
+                        "--bind", f"127.0.0.1:{port}", "--workers", "2", "wsgi:app"])
 
 
 if __name__ == "__main__":

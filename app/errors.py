@@ -178,7 +178,10 @@ def handle_exception(exc):
         if error is None:
             return exc
     elif _is_database_outage(exc):
+        from .metrics import database_unavailable  # (metrics reads auth, which reads this module)
+
         log.warning("event store unavailable: %s", exc.__class__.__name__, exc_info=exc)
+        database_unavailable()
         error = ApiError("ServiceUnavailable", "The event store is unavailable; try again later")
     else:
         log.exception("unhandled error on %s %s", request.method, request.path)

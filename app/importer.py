@@ -5,6 +5,7 @@ the write schemas' compiled checks (loading.py) and written in chunks of IMPORT_
 path copies to PostgreSQL (staging.py): the validation is the API's, at the speed of a bulk load.
 """
 import hashlib
+import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -52,6 +53,9 @@ def load_line(line, loader, time_field):
         # Checked here, not by json (which guesses UTF-16 for some bad bytes).
         line.decode("utf-8")
         document = parse_json_fast(line)
+    except json.JSONDecodeError as error:
+        # The decoder counts lines and columns within this one line: say where in the line it is.
+        return None, [f"invalid JSON at character {error.pos + 1} of the line: {error.msg}"]
     except (ValueError, RecursionError) as error:
         return None, [f"invalid JSON: {error if isinstance(error, ValueError) else 'nested too deeply'}"]
     if not isinstance(document, dict):
@@ -69,6 +73,7 @@ class Tally:
     def __init__(self, model, time_field):
         self.model, self.time_field = model, time_field
         self.written = self.present = 0
+        self.stored_through = 0  # every line up to this one is committed (or rejected)
         self.rejected = {}
 
     def reject(self, number, reasons):
@@ -91,6 +96,7 @@ class Tally:
             return
         self.written += len(written.new_guids)
         self.present += len(batch) - len(written.new_guids)
+        self.stored_through = max(self.stored_through, batch[-1][0])
 
 
 class Writer:
@@ -137,23 +143,29 @@ def import_command(file, kind):
     # this process): one writer, so that chunks are stored in the file's order.
     writer = Writer(current_app._get_current_object(), tally)
     # The bar goes to stderr so that the summary on stdout can be read by a script.
-    with writer, file.open("rb") as lines, click.progressbar(
-        length=file.stat().st_size, label=f"importing {file.name}", file=sys.stderr
-    ) as bar:
-        for number, line in enumerate(lines, start=1):
-            bar.update(len(line))
-            if not line.strip():
-                continue
-            item, reasons = load_line(line, loader, time_field)
-            if reasons:
-                tally.reject(number, reasons)
-                continue
-            batch.append((number, item))
-            if len(batch) == IMPORT_BATCH:
+    try:
+        with writer, file.open("rb") as lines, click.progressbar(
+            length=file.stat().st_size, label=f"importing {file.name}", file=sys.stderr
+        ) as bar:
+            for number, line in enumerate(lines, start=1):
+                bar.update(len(line))
+                if not line.strip():
+                    continue
+                item, reasons = load_line(line, loader, time_field)
+                if reasons:
+                    tally.reject(number, reasons)
+                    continue
+                batch.append((number, item))
+                if len(batch) == IMPORT_BATCH:
+                    writer.write(batch)
+                    batch = []
+            if batch:
                 writer.write(batch)
-                batch = []
-        if batch:
-            writer.write(batch)
+    except KeyboardInterrupt:
+        # The chunk being written was let finish (the writer waits for it): it is all or nothing anyway.
+        click.echo(f"\ninterrupted: lines 1 to {tally.stored_through} are stored ({tally.written} written, "
+                   f"{tally.present} already present); run the same command again to resume", err=True)
+        sys.exit(130)
     click.echo(f"written: {tally.written}")
     click.echo(f"already present: {tally.present}")
     click.echo(f"rejected: {len(tally.rejected)}")

@@ -9,7 +9,7 @@ from psycopg2.extensions import TransactionRollbackError
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from . import metering, staging
+from . import metering, metrics, staging
 from .cursor import lock_stream, take_positions
 from .errors import ApiError
 from .extensions import db, dialect_insert
@@ -203,6 +203,7 @@ def write_events(model, items, time_field, before_commit=None, refuse_conflicts=
         except BaseException:
             db.session.rollback()
             raise
+    metrics.events_written(model.__tablename__, len(new_guids))
     if new_guids and model in USAGE_MODELS:
         metering.fold_after_write(model)
     return Written(guids, unique, stored, new_guids, conflicts)

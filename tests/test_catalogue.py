@@ -223,3 +223,31 @@ def test_redact_replaces_only_what_is_present():
     assert redact("audit.app.update", {"request": {"name": "web"}}) == {"request": {"name": "web"}}
     assert redact("edit_variable", {"name": "A"}) == {"name": "A"}
     assert redact("audit.app.update", {}) == {}
+
+
+@pytest.mark.parametrize("key", ["password", "passwd", "token", "api_key", "private_key", "client_secret",
+                                 "DB_PASSWORD", "github-token", "Stripe_API_Key", "oauth_client_secret"])
+def test_the_secrets_people_put_in_metadata_are_hidden_at_any_depth(key):
+    metadata = {"deploy": {"steps": [{"env": {key: "hunter2", "region": "eu"}}]}, key: {"nested": "x"}}
+    assert redact("audit.app.update", metadata) == {
+        "deploy": {"steps": [{"env": {key: REDACTED, "region": "eu"}}]}, key: REDACTED}
+
+
+@pytest.mark.parametrize("key", ["token_url", "passwordless", "tokens", "keyring", "username", "api_keys_count"])
+def test_names_that_merely_contain_a_secret_word_are_kept(key):
+    assert redact("audit.app.update", {key: "v"}) == {key: "v"}
+
+
+def test_redact_keys_are_configurable_and_checked():
+    import subprocess
+    import sys
+
+    script = ("from app.catalogue import redact, REDACTED; "
+              "assert redact('x', {'ssn': 1, 'a': {'Card-Number': 2}, 'n': 3}) == "
+              "{'ssn': REDACTED, 'a': {'Card-Number': REDACTED}, 'n': 3}")
+    env = {"PATH": "/usr/bin:/bin", "REDACT_KEYS": "ssn, card-number"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    bad = subprocess.run([sys.executable, "-c", "import app.catalogue"], env={**env, "REDACT_KEYS": "a b"},
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "REDACT_KEYS must be comma-separated key names" in bad.stderr

@@ -63,7 +63,7 @@ def test_bad_lines_are_reported_and_the_good_ones_written(app, client, admin, tm
     assert result.exit_code == 1
     assert result.stdout == summary(
         2, 0, 4,
-        "line 2: invalid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        "line 2: invalid JSON at character 2 of the line: Expecting property name enclosed in double quotes",
         "line 3: not a JSON object",
         "line 4: actor: Missing data for required field.",
         "line 5: actee: Must not be empty.",

@@ -69,13 +69,15 @@ def production(postgres_url, tmp_path_factory):
     with make_app(database).app_context():
         upgrade()
         db.engine.dispose()
-    gunicorn_port, nginx_port = free_port(), free_port()
-    environment = {**os.environ, "DATABASE_URL": database, "TOKEN_SECRET": SECRET, "PORT": str(gunicorn_port)}
+    gunicorn_port, nginx_port, metrics_port = free_port(), free_port(), free_port()
+    environment = {**os.environ, "DATABASE_URL": database, "TOKEN_SECRET": SECRET, "PORT": str(gunicorn_port),
+                   "METRICS_PORT": str(metrics_port)}
     gunicorn = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"],
         cwd=REPOSITORY, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     nginx = start_nginx(str(tmp_path_factory.mktemp("nginx")), nginx_port, f"127.0.0.1:{gunicorn_port}")
-    urls = SimpleNamespace(gunicorn=f"http://127.0.0.1:{gunicorn_port}", nginx=f"http://127.0.0.1:{nginx_port}")
+    urls = SimpleNamespace(gunicorn=f"http://127.0.0.1:{gunicorn_port}", nginx=f"http://127.0.0.1:{nginx_port}",
+                           metrics=f"http://127.0.0.1:{metrics_port}")
     try:
         wait_for(urls.gunicorn + "/v2/info")
         wait_for(urls.nginx + "/v2/info")

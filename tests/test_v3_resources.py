@@ -682,13 +682,15 @@ def test_v3_lists_what_it_serves(session_app):
 def test_v3_info(session_app):
     response = discovery_app(session_app).test_client().get("/v3/info")
     body = response.get_json()
+    from tests.test_operations import expected_build, expected_version_number
+
     assert (response.status_code, body) == (200, {
-        "build": "",
+        "build": expected_build(),
         "cli_version": {"minimum": "", "recommended": ""},
         "custom": {},
         "description": "Cloud Foundry audit and usage events",
         "name": "cf-events",
-        "version": 0,
+        "version": expected_version_number(),
         "osbapi_version": "2.15",
         "rate_limits": {"enabled": False, "general_limit": "", "reset_interval_in_minutes": ""},
         "links": {"self": {"href": f"{API}/v3/info"}, "support": {"href": ""}},

@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app
 
+from .. import version
 from ..responses import json_response
 from ..urls import base_url
 
@@ -66,10 +67,10 @@ def info():
     host = urlsplit(base_url()).hostname
     return json_response({
         "name": NAME,
-        "build": "",
+        "build": version.build(),
         # As CC answers with v2 switched off (its other /v2 routes go on answering, and so do ours).
         "support": "" if v2 else "CF API v2 is disabled",
-        "version": 0,
+        "version": version.version_number(),
         "description": DESCRIPTION,
         "authorization_endpoint": login,
         "token_endpoint": login,
@@ -95,12 +96,12 @@ def v3_info():
     """CC's /v3/info, in CC's key order (no cf CLI command reads it; scripts do)."""
     base = base_url()
     return json_response({
-        "build": "",
+        "build": version.build(),
         "cli_version": {"minimum": "", "recommended": ""},
         "custom": {},
         "description": DESCRIPTION,
         "name": NAME,
-        "version": 0,
+        "version": version.version_number(),
         "osbapi_version": "2.15",  # CC's constant
         "rate_limits": {"enabled": False, "general_limit": "", "reset_interval_in_minutes": ""},
         "links": {"self": {"href": f"{base}/v3/info"}, "support": {"href": ""}},
