@@ -48,8 +48,11 @@ def bring_up_to_date():
     pending than a request may fold (a store migrated with its events, before `flask events fold`)."""
     caught_up = True
     for model in (AppUsageEvent, ServiceUsageEvent):
-        if catch_up(model, limit=REPORT_FOLD_LIMIT) == REPORT_FOLD_LIMIT:
+        # Looked at first without the fold row's lock: reports would otherwise queue behind each other
+        # and behind every write's fold, and each pay a commit, to find nothing to fold.
+        if pending(model) and catch_up(model, limit=REPORT_FOLD_LIMIT) == REPORT_FOLD_LIMIT:
             caught_up = caught_up and not pending(model)
+    db.session.rollback()  # the reads above end here, so that no report holds a snapshot for long
     return caught_up
 
 
