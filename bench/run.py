@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import quote, urlencode
 
-from . import dataset, follow, report, writes
+from . import dataset, follow, report, usage, writes
 from .cluster import Cluster
 from .loadgen import Client, percentile, run
 from .noise import CpuMonitor
@@ -687,6 +687,11 @@ def main(argv=None):
             followed.throughput = ("not measured with --database-url: it needs the private cluster (an upstream "
                                    "database of its own and a scratch copy)")
         results.append(followed)
+        log("measuring the usage reports on a data set of their own")
+        if cluster:
+            results += usage.measure_usage(cluster, secret, token, workers, quick=args.quick,
+                                           scale="10m" if rows >= 10_000_000 else ("200k" if args.quick else "1m"),
+                                           log=log, monitor=MONITOR)
     finally:
         if service:
             service.stop()
