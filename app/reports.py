@@ -76,15 +76,19 @@ class Run(NamedTuple):
 
 
 def _runs(kind, org_guid, start, end):
-    """The runs of an organization's meters of `kind` that touch [start, end), and the meters."""
+    """The runs of an organization's meters of `kind` that touch [start, end), and those meters."""
+    touching = (UsageSegment.org_guid == org_guid, UsageSegment.kind == kind, UsageSegment.stopped >= start,
+                UsageSegment.started < end)
     segments = db.session.execute(
         select(UsageSegment.guid, UsageSegment.instances, UsageSegment.memory_in_mb, UsageSegment.plan_guid,
-               UsageSegment.plan_name, UsageSegment.started, UsageSegment.stopped)
-        .where(UsageSegment.org_guid == org_guid, UsageSegment.kind == kind, UsageSegment.stopped >= start,
-               UsageSegment.started < end))
+               UsageSegment.plan_name, UsageSegment.started, UsageSegment.stopped).where(*touching))
     runs = [Run(*segment) for segment in segments]
-    meters = {meter.guid: meter for meter in db.session.scalars(
-        select(UsageMeter).where(UsageMeter.org_guid == org_guid, UsageMeter.kind == kind))}
+    # Only the meters running now or with a segment in the period (an org's task meters are one per run
+    # ever), as plain rows: ORM objects cost more than the rest of a large org's report.
+    meters = {meter.guid: meter for meter in db.session.execute(
+        select(UsageMeter.__table__).where(
+            UsageMeter.org_guid == org_guid, UsageMeter.kind == kind,
+            UsageMeter.since.is_not(None) | UsageMeter.guid.in_(select(UsageSegment.guid).where(*touching))))}
     runs += [Run(meter.guid, meter.instances, meter.memory_in_mb, meter.plan_guid, meter.plan_name, meter.since, end)
              for meter in meters.values() if meter.since is not None and meter.since < end]
     return runs, meters
