@@ -124,11 +124,17 @@ def render(results, facts, args, cores):
         "the time of that request goes when the application runs in process.",
         "",
     ]
+    out += plans(results)
+    return "\n".join(out)
+
+
+def plans(results):
+    """The plans section's lines: each measured shape's statements, flagged where they read too much."""
+    out = []
     for r in results:
         if not r.plans:
             continue
-        out.append(f"**{r.label}**")
-        out.append("")
+        out += [f"**{r.label}**", ""]
         if r.breakdown:
             p50, db_share, shares = r.breakdown
             groups = ", ".join(f"{name} {share * 100:.0f} %" for name, share in shares.items() if share >= 0.02)
@@ -140,4 +146,4 @@ def render(results, facts, args, cores):
             flag += " ⚠ COUNT over a large table" if LARGE_COUNT.search(kind) else ""
             out.append(f"- {kind} ({execution:.2f} ms){flag}: `{summary}`")
         out.append("")
-    return "\n".join(out)
+    return out

@@ -1320,7 +1320,7 @@ def _reset_rollups(url):
 
 def render(results, facts):
     """A report of these rows alone, as report.py writes its results table and plans."""
-    from .report import LARGE_COUNT, LARGE_SEQ_SCAN, SORT_NODE, _cpu_model, _memory, _ms, table
+    from .report import _cpu_model, _memory, plans, table
 
     out = [
         "# cf-events usage report benchmark",
@@ -1336,22 +1336,8 @@ def render(results, facts):
         "",
         "## Plans",
         "",
+        *plans(results),
     ]
-    for r in results:
-        if not r.plans:
-            continue
-        out += [f"**{r.label}**", ""]
-        if r.breakdown:
-            p50, db_share, shares = r.breakdown
-            groups = ", ".join(f"{name} {share * 100:.0f} %" for name, share in shares.items() if share >= 0.02)
-            out.append(f"- in process (no HTTP): p50 {_ms(p50)} ms, of which {db_share * 100:.0f} % inside "
-                       f"cursor.execute; cProfile self time: {groups}")
-        for kind, summary, execution in r.plans:
-            flag = " ⚠ sequential scan of a large table" if LARGE_SEQ_SCAN.search(summary) else ""
-            flag += " ⚠ sort" if SORT_NODE.search(summary) else ""
-            flag += " ⚠ COUNT over a large table" if LARGE_COUNT.search(kind) else ""
-            out.append(f"- {kind} ({execution:.2f} ms){flag}: `{summary}`")
-        out.append("")
     return "\n".join(out)
 
 
