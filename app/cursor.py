@@ -19,7 +19,7 @@ from .extensions import db, read
 from .fields import is_storable
 from .filters import conditions
 from .models import PrunedUsageEvent, UsageStream, record_columns
-from .pages import fetch_page
+from .pages import fetch_page, select_rows
 
 
 def take_positions(stream, count):
@@ -104,13 +104,27 @@ def window_after(model, after_guid=None):
     return Window(after, stream.horizon, stream.last_id, kept)
 
 
-def stream_page(model, after_guid, filters, columns, page):
+def by_time(model):
+    """v3's order_by=created_at: the events' own times, guid breaking ties (CC's order). Imports and
+    followers keep each event's time, so it can differ from the cursor order."""
+    return (model.created_at, model.guid)
+
+
+def stream_page(model, after_guid, filters, columns, page, order=None):
     """(total, Rows) of the `page` of `model`'s stream after `after_guid` meeting `filters` (filters.py,
-    on `columns`), in cursor order (or reversed). Unfiltered, both are arithmetic on positions."""
+    on `columns`), in `order` (columns; None: cursor order), or reversed. Unfiltered, the total is
+    arithmetic on positions, and so are the rows in cursor order.
+
+    after_guid always cuts the stream in cursor order; `order` only sorts what follows the cut.
+    """
     window = window_after(model, after_guid)
     if filters:
         where = [model.id > window.after, *conditions(filters, columns)]
-        return fetch_page(model, where, (model.id,), page)
+        return fetch_page(model, where, order or (model.id,), page)
+    if order:
+        # Bounded by the window's last id, as page_rows is: the page never holds rows its total did not count.
+        where = [model.id > window.after, model.id <= window.last_id]
+        return window.total, (select_rows(model, where, order, page) if page.offset < window.total else [])
     return window.total, page_rows(model, window, page.offset, page.limit, page.descending)
 
 

@@ -5,7 +5,7 @@ from functools import partial
 from flask import request
 
 from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
-from ...cursor import UnknownCursor, stream_page
+from ...cursor import UnknownCursor, by_time, stream_page
 from ...errors import ApiError
 from ...models import AppUsageEvent, ServiceUsageEvent
 from ...pages import PageRequest
@@ -32,8 +32,7 @@ class UsageCollection:
         return f"/v3/{self.model.__tablename__}"
 
 
-# order_by=created_at is the stream's own order: positions are handed out as events are recorded,
-# and no other order could be followed by after_guid without skipping.
+# order_by=created_at sorts by the events' own times (cursor.by_time); after_guid still cuts in cursor order.
 # CC lists updated_ats among the valid parameters, then refuses it.
 TIMES = {"created_ats": "created_at", "updated_ats": None}
 APP_USAGE = UsageCollection(AppUsageEvent, "app usage event", ListQuery(
@@ -66,9 +65,10 @@ def list_usage_events(collection):
     # Only the global roles read usage; anyone else sees an empty list (V3.md 2).
     if identity.has_any(GLOBAL_READERS):
         page = PageRequest(parsed.offset, parsed.per_page, bool(parsed.order_by and parsed.order_by[1]))
+        order = by_time(collection.model) if parsed.order_by else None
         try:
             total, rows = stream_page(collection.model, after_guid, parsed.filters, STREAM_FIELDS[collection.model],
-                                      page)
+                                      page, order)
         except UnknownCursor:
             raise ApiError("UnprocessableEntity",
                            f"After guid filter must be a valid {collection.noun} guid.") from None
