@@ -21,12 +21,14 @@ else:
     _made_metrics_directory = False
 
 from app.config import DEFAULT_METRICS_PORT
-from app.serving import MAX_HEADER_FIELD, MAX_HEADER_FIELDS, MAX_REQUEST_LINE
+from app.serving import (MAX_HEADER_FIELD, MAX_HEADER_FIELDS, MAX_REQUEST_LINE, answer_refusals_in_json,
+                         check_worker_class)
 
 api_bind = os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count() + 1)
-# Sync workers, which answer what gunicorn refuses itself in JSON.
-worker_class = "app.serving.SyncWorker"
+# Sync workers; with threads on, gunicorn makes them gthread workers. Either answers what gunicorn refuses
+# itself in JSON (post_fork below); other classes are refused at start (on_starting).
+worker_class = "sync"
 
 limit_request_line = MAX_REQUEST_LINE
 limit_request_field_size = MAX_HEADER_FIELD
@@ -60,13 +62,13 @@ def _metrics_bind():
 
 bind = [api_bind] + ([metrics] if (metrics := _metrics_bind()) else [])
 
-# prometheus_client's multiprocess mode: each worker writes its metrics to files in this directory,
-# and a scrape adds them up. A fresh directory per server, so that no old worker's counts linger.
-if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cf-events-metrics-")
-    _made_metrics_directory = True
-else:
-    _made_metrics_directory = False
+
+def on_starting(server):
+    check_worker_class(server.cfg.worker_class)
+
+
+def post_fork(server, worker):
+    answer_refusals_in_json()
 
 
 def child_exit(server, worker):

@@ -14,7 +14,8 @@ import uuid
 from importlib import resources
 
 from gunicorn import util
-from gunicorn.workers.sync import SyncWorker as _SyncWorker
+from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.sync import SyncWorker
 
 from .errors import DIALECTS, ApiError, v2_body
 from .responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
@@ -49,13 +50,21 @@ def write_json_error(sock, status, reason, message):
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
-class SyncWorker(_SyncWorker):
-    """gunicorn's sync worker, answering what gunicorn refuses itself in JSON."""
+# The worker classes gunicorn.conf.py allows: sync, and gthread, which gunicorn puts in its place whenever
+# threads are on (--threads, GUNICORN_CMD_ARGS), whatever worker_class says.
+WORKER_CLASSES = (SyncWorker, ThreadWorker)
 
-    def init_process(self):
-        # gunicorn's workers call util.write_error for every request they refuse; this process only.
-        util.write_error = write_json_error
-        super().init_process()
+
+def check_worker_class(worker_class):
+    """One line naming the allowed ones, for a worker class whose refusals would not be JSON."""
+    if not issubclass(worker_class, WORKER_CLASSES):
+        raise SystemExit(f"cf-events: worker class {worker_class.__name__} is not supported; "
+                         "use sync workers, with --threads for threads (gthread)")
+
+
+def answer_refusals_in_json():
+    """In a worker process: gunicorn's workers call util.write_error for every request they refuse."""
+    util.write_error = write_json_error
 
 
 # --- nginx ------------------------------------------------------------------------------------------

@@ -239,3 +239,56 @@ def test_an_unreachable_app_is_a_503_in_json(tmp_path):
     finally:
         nginx.terminate()
         nginx.wait(timeout=10)
+
+
+# gunicorn's own refusals, in every worker class gunicorn.conf.py allows: sync, and gthread, which gunicorn swaps
+# in for the sync worker whenever threads are on, by flag or by environment.
+WORKER_MODES = {"sync": ([], {}, "sync"), "--threads 4": (["--threads", "4"], {}, "gthread"),
+                "GUNICORN_CMD_ARGS=--threads 4": ([], {"GUNICORN_CMD_ARGS": "--threads 4"}, "gthread")}
+GUNICORN_REFUSALS = [case for case in CASES if case[1] in (400, 414, 431)]
+
+
+def start_gunicorn(tmp_path, arguments, environment):
+    """gunicorn with gunicorn.conf.py over an unmigrated SQLite file (refusals touch no database); (process,
+    URL, path of its log)."""
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    environment = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/store.sqlite3", "TOKEN_SECRET": SECRET,
+                   "PORT": str(port), "METRICS_PORT": "0", "WEB_CONCURRENCY": "1", **environment}
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--config", "gunicorn.conf.py", *arguments,
+             "wsgi:app"], cwd=REPOSITORY, env=environment, stdout=output, stderr=subprocess.STDOUT)
+    return process, f"http://127.0.0.1:{port}", log
+
+
+@pytest.fixture(scope="module", params=list(WORKER_MODES))
+def gunicorn_mode(request, tmp_path_factory):
+    arguments, environment, worker = WORKER_MODES[request.param]
+    process, url, log = start_gunicorn(tmp_path_factory.mktemp("gunicorn"), arguments, environment)
+    try:
+        wait_for(url + "/healthz")
+        yield SimpleNamespace(url=url, log=log, worker=worker)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_gunicorn_runs_the_worker_class_of_its_mode(gunicorn_mode):
+    # Otherwise the refusals below would not be testing the gthread worker at all.
+    assert f"Using worker: {gunicorn_mode.worker}" in gunicorn_mode.log.read_text()
+
+
+@pytest.mark.parametrize("request_text, status, from_nginx, from_gunicorn", GUNICORN_REFUSALS,
+                         ids=[case[1] for case in GUNICORN_REFUSALS])
+def test_gunicorn_refuses_in_json_in_every_worker_mode(gunicorn_mode, request_text, status, from_nginx,
+                                                       from_gunicorn):
+    got_status, content_type, body = raw(gunicorn_mode.url, request_text.encode())
+    assert (got_status, content_type) == (status, "application/json;charset=utf-8")
+    assert list(body) == V2 and body["error_code"] == from_gunicorn
+
+
+def test_a_worker_class_that_would_answer_in_html_is_refused_at_start(tmp_path):
+    process, _, log = start_gunicorn(tmp_path, ["--worker-class", "gunicorn.workers.base.Worker"], {})
+    assert process.wait(timeout=30) != 0
+    assert "cf-events: worker class Worker is not supported" in log.read_text()
