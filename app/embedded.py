@@ -63,6 +63,23 @@ def port_is_free(port):
         return False
 
 
+def banner(base, database, token, password):
+    """What make run prints before serving: where everything is, and how to get in."""
+    this_month = datetime.now(timezone.utc).date().replace(day=1)
+    last_month = f"start={(this_month - timedelta(days=1)).replace(day=1)}&end={this_month - timedelta(days=1)}"
+    return (
+        f"\ncf-events on {base} ({database})\n\n"
+        f"Console:  {base}/console/  log in as user admin, password {password}\n"
+        f"API docs: {base}/docs  (the OpenAPI document: {base}/openapi.json)\n\n"
+        f"Admin token (12 hours; more with `flask --app wsgi token --help`; or log in as admin with\n"
+        f"POST {base}/oauth/token):\n{token}\n\n"
+        f"Try:\n"
+        f"  curl -H 'Authorization: bearer {token}' '{base}/v2/events?q=type:app.crash&results-per-page=5&pretty=1'\n"
+        f"  curl -H 'Authorization: bearer {token}' '{base}/v2/events?order-direction=desc&results-per-page=3'\n"
+        f"  curl -H 'Authorization: bearer {token}' '{base}/app_usages?{last_month}&order_by=-total_instance_hours'\n"
+    )
+
+
 def main():
     os.environ.setdefault("TOKEN_SECRET", kept_secret(config.KEPT_SECRET_FILE))
     try:
@@ -73,19 +90,8 @@ def main():
     if not port_is_free(port):  # said first, rather than after the banner by each failing worker
         raise SystemExit(f"cf-events: port {port} is in use; stop what holds it, or choose another: make run PORT=8081")
     token = admin_token(app.config["TOKEN_SECRET"], prepare(app))
-    base = f"http://127.0.0.1:{port}"
-    this_month = datetime.now(timezone.utc).date().replace(day=1)
-    last_month = f"start={(this_month - timedelta(days=1)).replace(day=1)}&end={this_month - timedelta(days=1)}"
-    print(
-        f"\ncf-events on {base} ({app.config['SQLALCHEMY_DATABASE_URI']})\n\n"
-        f"Admin token (12 hours; more with `flask --app wsgi token --help`):\n{token}\n\n"
-        f"Or log in as user admin, password {kept_secret('admin_password')} (POST {base}/oauth/token).\n\n"
-        f"Try:\n"
-        f"  curl -H 'Authorization: bearer {token}' '{base}/v2/events?q=type:app.crash&results-per-page=5&pretty=1'\n"
-        f"  curl -H 'Authorization: bearer {token}' '{base}/v2/events?order-direction=desc&results-per-page=3'\n"
-        f"  curl -H 'Authorization: bearer {token}' '{base}/app_usages?{last_month}&order_by=-total_instance_hours'\n",
-        flush=True,
-    )
+    print(banner(f"http://127.0.0.1:{port}", app.config["SQLALCHEMY_DATABASE_URI"], token,
+                 kept_secret("admin_password")), flush=True)
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     # The production settings (gunicorn.conf.py) without nginx in front: fine on loopback, but not
     # proof against slow clients (README). Two workers suit the two-core machines this runs on;

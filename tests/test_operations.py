@@ -12,13 +12,16 @@ import urllib.error
 import urllib.request
 
 import pytest
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import logs, metrics
 from app.auth import ADMIN, READ
 from tests.conftest import SECRET, make_app
 from tests.test_errors import outage_app, proxy  # noqa: F401  (fixtures: the database behind a switchable proxy)
+from tests.pgcluster import free_port
 from tests.test_serving import production  # noqa: F401  (fixture: gunicorn and nginx, as in production)
+from tests.test_serving import wait_for as wait_for_http
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -301,3 +304,30 @@ def test_the_make_run_token_is_the_admin_logins_identity(client, app):
     for claim in ("user_id", "user_name", "email", "sub", "revocable"):
         assert printed[claim] == logged_in[claim], claim
 
+
+
+def test_make_run_says_where_the_console_and_the_docs_are_and_they_answer(checkout):
+    port = free_port()
+    serving = subprocess.Popen([sys.executable, "-m", "app.embedded"], cwd=checkout.path, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, env={**os.environ, "PORT": str(port)})
+    try:
+        printed = []
+        for line in serving.stdout:
+            printed.append(line)
+            if line.startswith("  curl") and "app_usages" in line:
+                break
+        text = "".join(printed)
+        base = f"http://127.0.0.1:{port}"
+        console = re.search(rf"^Console: +({base}/console/) +log in as user (\w+), password (\w+)$", text, re.M)
+        docs = re.search(rf"^API docs: +({base}/docs) +\(the OpenAPI document: ({base}/openapi.json)\)$", text, re.M)
+        assert console and docs, text
+        wait_for_http(base + "/healthz")
+        for url in (console[1], docs[1], docs[2]):
+            assert requests.get(url, timeout=10).status_code == 200, url
+        login = requests.post(base + "/oauth/token", auth=("cf", ""), timeout=10,
+                              data={"grant_type": "password", "username": console[2], "password": console[3]})
+        assert login.status_code == 200 and login.json()["access_token"]
+    finally:
+        serving.terminate()
+        serving.wait(timeout=30)
+        serving.stdout.close()
