@@ -70,7 +70,41 @@ def table(results):
     return "\n".join(lines)
 
 
-def render(results, facts, args, cores):
+# The hand-written reading of the targets sits between these markers; each run carries it into the next report,
+# so that a new run never drops it (bench/README.md: "After a run").
+READING_BEGIN = "<!-- reading: written by hand; make bench carries it into the next report -->"
+READING_END = "<!-- reading: end -->"
+
+
+def kept_reading(path):
+    """The hand-written reading of the report at `path` (None if there is none), for the next report."""
+    try:
+        with open(path) as file:
+            text = file.read()
+    except FileNotFoundError:
+        return None
+    begin, end = text.find(READING_BEGIN), text.find(READING_END)
+    if begin < 0 or end < begin:
+        return None
+    return text[begin + len(READING_BEGIN):end].strip() or None
+
+
+def reading_section(reading):
+    return [
+        "## Reading: targets met, targets missed, why, and what it would take",
+        "",
+        "*Carried over from the previous report: it names the run it was written for. Check its figures against "
+        "the table above, and rewrite it for this run (between the markers, which the next run keeps).*"
+        if reading else "*Not written yet for this run.*",
+        "",
+        READING_BEGIN,
+        reading or "",
+        READING_END,
+        "",
+    ]
+
+
+def render(results, facts, args, cores, reading=None):
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     command = "python -m bench" + ("" if len(sys.argv) <= 1 else " " + " ".join(sys.argv[1:]))
     commit = _git("rev-parse", "--short", "HEAD") or "unknown"
@@ -116,6 +150,7 @@ def render(results, facts, args, cores):
     checked = [r for r in results if r.checked]
     if checked:
         out += [f"Targets met on {len(checked) - len(missed)} of the {len(checked)} rows that have one.", ""]
+    out += reading_section(reading)
     out += [
         "## Plans",
         "",

@@ -19,6 +19,7 @@ from .service import PROJECT, Service, recommended_workers
 from .sql import InProcessApp, connect, counted_table, explain, measure_raw
 
 SCALES = {"1m": 1_000_000, "10m": 10_000_000}
+RESULTS_HISTORY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 USAGE = "/v2/app_usage_events"
 EVENTS = "/v2/events"
 V3_USAGE = "/v3/app_usage_events"
@@ -705,9 +706,15 @@ def main(argv=None):
             cluster.stop()
     facts["elapsed"] = time.monotonic() - log.started
     facts["waited"] = MONITOR.waited
-    text = report.render(results, facts, args, cores)
+    text = report.render(results, facts, args, cores, reading=report.kept_reading(args.output))
     print(text)
     with open(args.output, "w") as out:
         out.write(text)
     log(f"wrote {args.output} ({facts['elapsed']:.0f} s in all)")
+    if not args.quick:
+        # The dated history: every full run's report, as it came out.
+        dated = os.path.join(RESULTS_HISTORY, f"{time.strftime('%Y-%m-%d-%H%M', time.gmtime())}-{args.scale}.md")
+        with open(dated, "w") as out:
+            out.write(text)
+        log(f"and {dated}")
     return 0
