@@ -31,6 +31,7 @@ ARTIFACTS = ROOT / "test-artifacts" / "console"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 PASSWORD = "console-test-password"
+ORG_NAMES = ["acme", "globex", "initech"]
 
 
 def test_chromium_and_playwright_are_installed():
@@ -42,8 +43,15 @@ def test_chromium_and_playwright_are_installed():
 
 @pytest.fixture
 def platform(app, client, admin):
-    """The demo platform of `make run` (45 days up to now), an admin and a space auditor who log in."""
+    """The demo platform of `make run` (45 days up to now), its organizations named (as their creation
+    events on a foundation would), an admin and a space auditor who log in."""
     load_demo_events(now=NOW)
+    orgs = db.session.scalars(select(Event.organization_guid).distinct().order_by(Event.organization_guid)).all()
+    named = [{"type": "audit.organization.create", "actor": "admin", "actor_type": "user", "actee": guid,
+              "actee_type": "organization", "actee_name": name, "organization_guid": guid,
+              "timestamp": (NOW - timedelta(days=46)).isoformat(), "metadata": {"request": {"name": name}}}
+             for guid, name in zip(orgs, ORG_NAMES, strict=True)]
+    assert client.post("/v2/events", headers=admin, json=named).status_code == 201
     create_user("admin", PASSWORD, [ADMIN])
     auditor = create_user("auditor", PASSWORD, [READ])
     space, org = db.session.execute(select(Event.space_guid, Event.organization_guid).where(
@@ -124,8 +132,15 @@ def test_filter_events_by_type_and_app_and_page_through_them(platform, live_url,
     assert seen["reloaded"]["typeChosen"] == "audit.app.update"
 
 
+def names(client, headers, collection, guids):
+    """Names by guid, as /v3/{collection} shows them to these headers' user."""
+    listed = api(client, headers, f"/v3/{collection}?guids={','.join(set(guids))}&per_page=5000")["resources"]
+    return {resource["guid"]: resource["name"] for resource in listed}
+
+
 def test_open_an_event(platform, live_url, backend, client, admin):
-    seen = run("event", live_url, backend, type="app.crash")
+    unknown = [str(uuid.uuid4()) for _ in range(230)]
+    seen = run("event", live_url, backend, type="app.crash", unknownGuids=unknown)
     guid = seen["hash"].removeprefix("#/events/")
     event = api(client, admin, f"/v3/audit_events/{guid}")
     assert event["type"] == "app.crash" and seen["heading"] == "App instance crashed"
@@ -134,6 +149,22 @@ def test_open_an_event(platform, live_url, backend, client, admin):
                                 f"&created_ats[lt]={event['created_at']}&order_by=-created_at&per_page=5")
     assert [row[0] for row in seen["before"] if row != ["Nothing to show."]] == [
         e["created_at"].replace("T", " ") for e in before["resources"]]
+    # Spaces and organizations are shown by name: the list with the guid on hover, the event with both.
+    listed = api(client, admin, "/v3/audit_events?types=app.crash&order_by=-created_at&per_page=50")["resources"]
+    assert [[space["title"], org["title"]] for space, org in seen["listed"]] == [
+        [e["space"]["guid"], e["organization"]["guid"]] for e in listed]
+    spaces = names(client, admin, "spaces", [e["space"]["guid"] for e in listed])
+    orgs = names(client, admin, "organizations", [e["organization"]["guid"] for e in listed])
+    assert [[space["text"], org["text"]] for space, org in seen["listed"]] == [
+        [spaces[e["space"]["guid"]], orgs[e["organization"]["guid"]]] for e in listed]
+    assert set(spaces.values()) <= {"dev", "staging", "prod", "sandbox"} and set(orgs.values()) <= set(ORG_NAMES)
+    space, org = event["space"]["guid"], event["organization"]["guid"]
+    assert seen["details"]["Space"] == f"{spaces[space]} ({space})"
+    assert seen["details"]["Organization"] == f"{orgs[org]} ({org})"
+    # Looked up in batches that keep request lines short; guids nobody knows stay unnamed.
+    assert seen["looked"] == spaces
+    assert len(seen["asked"]) >= 3 and max(seen["asked"]) <= 100
+    assert sum(seen["asked"]) == len(spaces) + len(unknown)
 
 
 def test_an_app_timeline_shows_its_crashes(platform, live_url, backend, client, admin):
@@ -172,6 +203,7 @@ def test_an_organizations_usage_report_and_its_csv_and_the_live_stream(platform,
     assert [row["app_guid"] for row in rows] == [row["app_guid"] for row in report["app_usages"]]
     assert seen["filename"] == f"app_usages-{platform['org']}-{month}.csv"
     assert seen["posted"] == 201 and seen["top"] == guid and seen["after"] == seen["before"] + 1
+    assert seen["streamSpace"] == {"text": "dev", "title": platform["space"]}
     assert f"org={platform['org']}" in seen["hash"] and f"month={month}" in seen["hash"]
 
 
@@ -182,6 +214,10 @@ def test_a_space_auditor_sees_only_their_spaces_events(platform, live_url, backe
     assert seen["total"] == listed["pagination"]["total_results"] > 0
     everything = api(client, auth(ADMIN), f"/v3/audit_events?created_ats[gte]={since_30_days()}&per_page=1")
     assert seen["total"] < everything["pagination"]["total_results"]
-    assert seen["rows"] and {row[4] for row in seen["rows"]} == {platform["space"]}
+    # By name, as the API lets them see their own space and its organization.
+    space = api(client, headers, f"/v3/spaces/{platform['space']}")
+    org = api(client, headers, f"/v3/organizations/{platform['org']}")
+    assert org["name"] in ORG_NAMES and space["name"] != platform["space"]
+    assert seen["rows"] and {(row[4], row[5]) for row in seen["rows"]} == {(space["name"], org["name"])}
     total = api(client, headers, "/v3/audit_events?per_page=1")["pagination"]["total_results"]
     assert seen["position"].endswith(f"{total:,} events")

@@ -1,5 +1,5 @@
 // The console's pages. Each renders into `main` from the public API; filters live in the URL's hash.
-import { api, ApiError, eventCatalogue, issuerIsOn, login, query, setToken } from './api.js';
+import { api, ApiError, eventCatalogue, issuerIsOn, login, namesOf, query, setToken } from './api.js';
 import { horizontalBars, PALETTE, sparkline, stackedBars, swatch, timeline } from './charts.js';
 
 // --- small DOM helpers -----------------------------------------------------------------------------------
@@ -17,6 +17,8 @@ export function h(tag, attrs = {}, ...children) {
 const when = (iso) => h('time', { datetime: iso }, iso ? iso.replace('T', ' ') : '');
 const number = (n) => Number(n).toLocaleString('en');
 const hashOf = (path, params) => `#${path}${query(params)}`;
+// A space or organization by its name, its guid on hover; by its guid where the user may not see its name.
+const named = (names, guid) => (guid ? h('span', { title: guid }, names.get(guid) || guid) : '');
 
 function heading(text) {
   return h('h1', { tabindex: '-1' }, text);
@@ -174,18 +176,20 @@ export async function eventsView(main, params, navigate) {
   };
   let body;
   try { body = await api(`/v3/audit_events${query(request)}`); } catch (error) { results.replaceChildren(failure(error)); return; }
+  const [spaces, orgs] = await Promise.all([namesOf('spaces', body.resources.map((e) => e.space?.guid)),
+    namesOf('organizations', body.resources.map((e) => e.organization?.guid))]);
   const { total_results: total, total_pages: pages } = body.pagination;
   const link = (n, text, rel) => h('a', { href: hashOf('/events', { ...Object.fromEntries(params), page: n }), rel }, text);
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages of events' },
     page > 1 ? link(page - 1, '← Newer', 'prev') : null,
     h('span', { id: 'page-position' }, `Page ${page} of ${pages} · ${number(total)} events`),
     body.pagination.next ? link(page + 1, 'Older →', 'next') : null);
-  results.replaceChildren(pager, table(`Events, newest first (page ${page})`, ['When', 'Type', 'Target', 'Actor', 'Space'],
+  results.replaceChildren(pager, table(`Events, newest first (page ${page})`, ['When', 'Type', 'Target', 'Actor', 'Space', 'Organization'],
     body.resources.map((e) => [h('a', { href: `#/events/${encodeURIComponent(e.guid)}` }, when(e.created_at)),
       h('span', { title: e.type }, types.get(e.type)?.display_name || e.type),
       e.target.type === 'app' ? h('a', { href: `#/apps/${encodeURIComponent(e.target.guid)}` }, e.target.name || e.target.guid)
         : `${e.target.name || e.target.guid} (${e.target.type})`,
-      e.actor.name || e.actor.guid, e.space?.guid || '']), { id: 'event-table' }), pager.cloneNode(true));
+      e.actor.name || e.actor.guid, named(spaces, e.space?.guid), named(orgs, e.organization?.guid)]), { id: 'event-table' }), pager.cloneNode(true));
   announce(`${number(total)} events, page ${page} of ${pages}`);
 }
 
@@ -198,7 +202,10 @@ export async function eventView(main, guid) {
   }
   const around = (operator, order) => api(`/v3/audit_events${query({ target_guids: event.target.guid,
     [`created_ats[${operator}]`]: event.created_at, order_by: order, per_page: 5 })}`).then((b) => b.resources, () => []);
-  const [before, after] = await Promise.all([around('lt', '-created_at'), around('gt', 'created_at')]);
+  const [before, after, spaces, orgs] = await Promise.all([around('lt', '-created_at'), around('gt', 'created_at'),
+    namesOf('spaces', [event.space?.guid]), namesOf('organizations', [event.organization?.guid])]);
+  // The detail shows both: the name to read, the guid to copy.
+  const place = (names, guid) => (!guid ? '—' : names.has(guid) ? `${names.get(guid)} (${guid})` : guid);
   const row = (e) => [h('a', { href: `#/events/${encodeURIComponent(e.guid)}` }, when(e.created_at)),
     types.get(e.type)?.display_name || e.type, e.actor.name || e.actor.guid];
   const details = [['Type', `${types.get(event.type)?.display_name || 'Unknown type'} (${event.type})`],
@@ -206,7 +213,7 @@ export async function eventView(main, guid) {
     ['Target', event.target.type === 'app'
       ? h('a', { href: `#/apps/${encodeURIComponent(event.target.guid)}` }, `${event.target.name || event.target.guid} (app ${event.target.guid})`)
       : `${event.target.name || ''} (${event.target.type} ${event.target.guid})`],
-    ['Space', event.space?.guid || '—'], ['Organization', event.organization?.guid || '—'], ['Guid', event.guid]];
+    ['Space', place(spaces, event.space?.guid)], ['Organization', place(orgs, event.organization?.guid)], ['Guid', event.guid]];
   main.replaceChildren(heading(types.get(event.type)?.display_name || event.type),
     h('dl', { class: 'details' }, details.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)])),
     h('h2', {}, 'Metadata'), h('pre', { id: 'event-metadata', tabindex: '0' }, JSON.stringify(event.data, null, 2)),
@@ -351,7 +358,7 @@ async function followStream(section, onLeave) {
     const made = events.map((u) => h('tr', { 'data-guid': u.guid }, h('th', { scope: 'row' }, when(u.created_at)),
       h('td', {}, u.state.current), h('td', {}, u.app.guid ? h('a', { href: `#/apps/${encodeURIComponent(u.app.guid)}` }, u.app.name || u.app.guid) : ''),
       h('td', {}, String(u.instance_count.current ?? '')), h('td', {}, String(u.memory_in_mb_per_instance.current ?? '')),
-      h('td', {}, u.space.name || u.space.guid || '')));
+      h('td', {}, u.space.guid ? h('span', { title: u.space.guid }, u.space.name || u.space.guid) : '')));
     if (atTop) rows.prepend(...made.reverse()); else rows.append(...made);
   };
   let head;

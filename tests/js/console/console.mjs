@@ -46,6 +46,10 @@ async function settled(hashPrefix) {
 const cells = (selector) => page.$$eval(`${selector} tbody tr`, (rows) => rows.map((row) =>
   [...row.children].map((cell) => cell.textContent.trim())));
 
+// The event list's Space and Organization cells: the text shown, and the guid on hover.
+const places = () => page.$$eval('#event-table tbody tr', (rows) => rows.map((row) => [4, 5].map((i) => ({
+  text: row.children[i]?.textContent.trim() ?? null, title: row.children[i]?.querySelector('[title]')?.title ?? null }))));
+
 const scenarios = {
   async overview() {
     await logIn(args.username, args.password);
@@ -93,6 +97,15 @@ const scenarios = {
     await logIn(args.username, args.password);
     await page.goto(`${base}/console/#/events?type=${args.type}`);
     await settled('#/events?');
+    await page.locator('#event-table').waitFor();
+    const listed = await places();
+    // More guids than one request asks for (the list's own, and ones nobody knows): how namesOf batches them.
+    const asked = [];
+    const count = (request) => { if (request.url().includes('/v3/spaces?')) asked.push(new URL(request.url()).searchParams.get('guids').split(',').length); };
+    page.on('request', count);
+    const looked = await page.evaluate(async (guids) => Object.fromEntries(await (await import('/console/api.js')).namesOf('spaces', guids)),
+      [...listed.map(([space]) => space.title), ...args.unknownGuids]);
+    page.off('request', count);
     await page.locator('#event-table tbody a').first().click();
     await settled('#/events/');
     await page.locator('#event-metadata').waitFor();
@@ -100,7 +113,8 @@ const scenarios = {
       hash: await page.evaluate(() => location.hash),
       heading: await page.locator('h1').textContent(),
       metadata: JSON.parse(await page.locator('#event-metadata').textContent()),
-      before: await cells('#before'), after: await cells('#after'),
+      before: await cells('#before'), after: await cells('#after'), listed, asked, looked,
+      details: await page.$$eval('.details dt', (terms) => Object.fromEntries(terms.map((dt) => [dt.textContent, dt.nextElementSibling.textContent]))),
     };
   },
 
@@ -143,8 +157,10 @@ const scenarios = {
     const status = await page.evaluate(async ({ event, token }) => (await fetch('/v2/app_usage_events', {
       method: 'POST', headers: { Authorization: `bearer ${token}`, 'Content-Type': 'application/json' },
       body: JSON.stringify(event) })).status, { event: args.newEvent, token: args.writerToken });
-    await page.locator(`#usage-stream tbody tr[data-guid="${args.newEvent.guid}"]`).waitFor();
-    return { table, csv, filename: download.suggestedFilename(), before, posted: status,
+    const added = page.locator(`#usage-stream tbody tr[data-guid="${args.newEvent.guid}"]`);
+    await added.waitFor();
+    const streamSpace = await added.locator('td').last().evaluate((td) => ({ text: td.textContent, title: td.querySelector('[title]')?.title ?? null }));
+    return { table, csv, streamSpace, filename: download.suggestedFilename(), before, posted: status,
       after: await page.locator('#usage-stream tbody tr').count(),
       top: await page.locator('#usage-stream tbody tr').first().getAttribute('data-guid'),
       hash: await page.evaluate(() => location.hash) };
