@@ -76,8 +76,13 @@ def demo_events(seed=2016, now=None, days=45):
     start = now - timedelta(days=days)
     users = [{"guid": _guid(rng), "name": name, "email": f"{name}@example.com"} for name in USERS]
     events = []
-    for space_names in ORGS.values():
+    for org_name, space_names in ORGS.items():
         org = _guid(rng)
+        # Named by its creation event, as on a foundation; its creator is not drawn, so that the platform that
+        # follows stays the one the seed always gave.
+        events.append({"type": "audit.organization.create", "timestamp": start, **_user_actor(users[0]),
+                       "actee": org, "actee_type": "organization", "actee_name": org_name,
+                       "organization_guid": org, "metadata": {"request": {"name": org_name}}})
         for space_name in space_names:
             space = _guid(rng)
             creator = rng.choice(users)
