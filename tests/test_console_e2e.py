@@ -182,8 +182,18 @@ def test_an_organizations_usage_report_and_its_csv_and_the_live_stream(platform,
                  "instance_count": 1, "app_guid": "console-app", "app_name": "console-app",
                  "space_guid": platform["space"], "space_name": "dev", "org_guid": platform["org"],
                  "process_type": "web", "parent_app_guid": "console-app", "parent_app_name": "console-app"}
+    # Recorded last, but dated years ago (as an import may write one): the head of the stream all the same.
+    # (In an organization of its own, so that the month's report stays the demo's.)
+    imported = {**new_event, "guid": f"imported-{uuid.uuid4()}", "created_at": "2020-01-01T00:00:00Z",
+                "org_guid": "imported-org", "space_guid": "imported-space", "space_name": "imported"}
+    assert client.post("/v2/app_usage_events", json=imported, headers=admin).status_code == 201
     seen = run("usage", live_url, backend, org=platform["org"], month=month, newEvent=new_event,
                writerToken=token(ADMIN))
+    stream = api(client, admin, "/v3/app_usage_events?per_page=5000")
+    assert stream["pagination"]["total_pages"] == 1
+    recorded = [event["guid"] for event in stream["resources"] if event["guid"] != guid]
+    assert seen["head"] == recorded[::-1][:20]
+    assert seen["head"][0] == imported["guid"]
     query = f"start={month}-01&end={end:%Y-%m-%d}"
     report = api(client, admin, f"/organizations/{platform['org']}/app_usages?{query}")
     hours = {}

@@ -286,6 +286,7 @@ export async function appView(main, guid) {
 
 // --- usage -------------------------------------------------------------------------------------------------
 const POLL_MS = 2000;
+const HEAD = 20;
 
 function lastDay(month) {
   const [year, m] = month.split('-').map(Number);
@@ -351,7 +352,7 @@ async function followStream(section, onLeave) {
   const rows = h('tbody', {});
   const note = h('p', { id: 'stream-note' }, 'Loading…');
   section.replaceChildren(h('h2', { id: 'stream-heading' }, 'The app usage stream, live'), note,
-    h('div', { class: 'table-wrap' }, h('table', { id: 'usage-stream' }, h('caption', {}, 'Newest first'),
+    h('div', { class: 'table-wrap' }, h('table', { id: 'usage-stream' }, h('caption', {}, 'The latest recorded first'),
       h('thead', {}, h('tr', {}, ['When', 'State', 'App', 'Instances', 'Memory (MB)', 'Space'].map((c) => h('th', { scope: 'col' }, c)))),
       rows)));
   const show = (events, atTop) => {
@@ -361,13 +362,20 @@ async function followStream(section, onLeave) {
       h('td', {}, u.space.guid ? h('span', { title: u.space.guid }, u.space.name || u.space.guid) : '')));
     if (atTop) rows.prepend(...made.reverse()); else rows.append(...made);
   };
-  let head;
+  let total, head;
   try {
-    head = await api('/v3/app_usage_events?order_by=-created_at&per_page=20');
+    // The head in the stream's own (cursor) order, the order after_guid follows: order_by=created_at sorts by
+    // the events' own times, and an imported event may be recorded long after its time. So the total, then
+    // the last two pages of HEAD (the last alone may be short).
+    total = (await api('/v3/app_usage_events?per_page=1')).pagination.total_results;
+    const lastPage = Math.ceil(total / HEAD);
+    const pages = await Promise.all([lastPage - 1, lastPage].filter((page) => page >= 1)
+      .map((page) => api(`/v3/app_usage_events${query({ page, per_page: HEAD })}`)));
+    head = pages.flatMap((page) => page.resources).slice(-HEAD).reverse();
   } catch (error) { note.replaceChildren(failure(error)); return; }
-  show(head.resources, false);
-  let last = head.resources[0]?.guid;
-  note.textContent = head.resources.length ? `Following: ${number(head.pagination.total_results)} events; new ones appear at the top.`
+  show(head, false);
+  let last = head[0]?.guid;
+  note.textContent = head.length ? `Following: ${number(total)} events; new ones appear at the top.`
     : 'No usage events are visible to you (only platform-wide readers see the usage stream).';
   let stopped = false;
   onLeave(() => { stopped = true; });

@@ -153,14 +153,15 @@ const scenarios = {
     const csv = (await import('node:fs')).readFileSync(path, 'utf8');
     // The live stream: a usage event recorded now appears without a reload.
     await page.locator('#usage-stream tbody tr').first().waitFor();
-    const before = await page.locator('#usage-stream tbody tr').count();
+    const head = await page.$$eval('#usage-stream tbody tr', (rows) => rows.map((row) => row.dataset.guid));
+    const before = head.length;
     const status = await page.evaluate(async ({ event, token }) => (await fetch('/v2/app_usage_events', {
       method: 'POST', headers: { Authorization: `bearer ${token}`, 'Content-Type': 'application/json' },
       body: JSON.stringify(event) })).status, { event: args.newEvent, token: args.writerToken });
     const added = page.locator(`#usage-stream tbody tr[data-guid="${args.newEvent.guid}"]`);
     await added.waitFor();
     const streamSpace = await added.locator('td').last().evaluate((td) => ({ text: td.textContent, title: td.querySelector('[title]')?.title ?? null }));
-    return { table, csv, streamSpace, filename: download.suggestedFilename(), before, posted: status,
+    return { table, csv, head, streamSpace, filename: download.suggestedFilename(), before, posted: status,
       after: await page.locator('#usage-stream tbody tr').count(),
       top: await page.locator('#usage-stream tbody tr').first().getAttribute('data-guid'),
       hash: await page.evaluate(() => location.hash) };
