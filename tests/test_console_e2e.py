@@ -177,17 +177,19 @@ def test_an_organizations_usage_report_and_its_csv_and_the_live_stream(platform,
     # demo's 45 days always cover part of it).
     end = NOW.replace(day=1) - timedelta(days=1)
     month = end.strftime("%Y-%m")
+    org_name = api(client, admin, f"/v3/organizations/{platform['org']}")["name"]
+    space_name = api(client, admin, f"/v3/spaces/{platform['space']}")["name"]
     guid = f"usage-console-{uuid.uuid4()}"
     new_event = {"guid": guid, "state": "STARTED", "previous_state": "STOPPED", "memory_in_mb_per_instance": 128,
                  "instance_count": 1, "app_guid": "console-app", "app_name": "console-app",
-                 "space_guid": platform["space"], "space_name": "dev", "org_guid": platform["org"],
+                 "space_guid": platform["space"], "space_name": space_name, "org_guid": platform["org"],
                  "process_type": "web", "parent_app_guid": "console-app", "parent_app_name": "console-app"}
     # Recorded last, but dated years ago (as an import may write one): the head of the stream all the same.
     # (In an organization of its own, so that the month's report stays the demo's.)
     imported = {**new_event, "guid": f"imported-{uuid.uuid4()}", "created_at": "2020-01-01T00:00:00Z",
                 "org_guid": "imported-org", "space_guid": "imported-space", "space_name": "imported"}
     assert client.post("/v2/app_usage_events", json=imported, headers=admin).status_code == 201
-    seen = run("usage", live_url, backend, org=platform["org"], month=month, newEvent=new_event,
+    seen = run("usage", live_url, backend, orgName=org_name, spaceName=space_name, month=month, newEvent=new_event,
                writerToken=token(ADMIN))
     stream = api(client, admin, "/v3/app_usage_events?per_page=5000")
     assert stream["pagination"]["total_pages"] == 1
@@ -201,13 +203,19 @@ def test_an_organizations_usage_report_and_its_csv_and_the_live_stream(platform,
         instance_hours = row["instance_count"] * row["duration_in_seconds"] / 3600
         hours[row["space_name"]] = hours.get(row["space_name"], 0) + instance_hours
     assert {row[0]: float(row[2]) for row in seen["table"]} == pytest.approx(hours, abs=0.01)
+    assert seen["summary"].startswith(f"{month} in organization {org_name}: {len(hours)} spaces")
+    # One space: its row alone.
+    assert [row[0] for row in seen["spaceTable"]] == [space_name]
+    assert float(seen["spaceTable"][0][2]) == pytest.approx(hours[space_name], abs=0.01)
+    assert seen["spaceSummary"].startswith(f"{month} in organization {org_name}, space {space_name}: 1 spaces")
     # The CSV is the report's own, as /organizations/{org}/app_usages?format=csv answers it (before the new event).
     rows = list(csv.DictReader(io.StringIO(seen["csv"])))
     assert [row["app_guid"] for row in rows] == [row["app_guid"] for row in report["app_usages"]]
     assert seen["filename"] == f"app_usages-{platform['org']}-{month}.csv"
     assert seen["posted"] == 201 and seen["top"] == guid and seen["after"] == seen["before"] + 1
-    assert seen["streamSpace"] == {"text": "dev", "title": platform["space"]}
+    assert seen["streamSpace"] == {"text": space_name, "title": platform["space"]}
     assert f"org={platform['org']}" in seen["hash"] and f"month={month}" in seen["hash"]
+    assert f"space={platform['space']}" in seen["hash"]
 
 
 def test_a_space_auditor_sees_only_their_spaces_events(platform, live_url, backend, client, auth):

@@ -296,38 +296,59 @@ function lastDay(month) {
 export async function usageView(main, params, navigate, onLeave) {
   const month = /^\d{4}-\d{2}$/.test(params.get('month') || '') ? params.get('month') : new Date().toISOString().slice(0, 7);
   const org = params.get('org') || '';
-  const orgs = await api('/v3/organizations?per_page=200&order_by=name').then((b) => b.resources, () => []);
+  const space = params.get('space') || '';
+  // By name, as cf target -o and -s offer them; the reports take the organization's guid, which the URL keeps.
+  const orgs = await api('/v3/organizations?per_page=5000&order_by=name').then((b) => b.resources, () => []);
+  if (org && !orgs.some((o) => o.guid === org)) orgs.push({ guid: org, name: org });
+  const orgSelect = h('select', { id: 'u-org', name: 'org', required: true, onchange: () => listSpaces(orgSelect.value) },
+    h('option', { value: '' }, 'Choose one'),
+    orgs.map((o) => h('option', { value: o.guid, title: o.guid, selected: o.guid === org }, o.name)));
+  const spaceSelect = h('select', { id: 'u-space', name: 'space' });
+  const listSpaces = async (orgGuid) => {
+    const found = orgGuid ? await api(`/v3/spaces${query({ organization_guids: orgGuid, order_by: 'name', per_page: 5000 })}`)
+      .then((b) => b.resources, () => []) : [];
+    if (space && orgGuid === org && !found.some((s) => s.guid === space)) found.push({ guid: space, name: space });
+    // An answer for an organization no longer chosen is dropped.
+    if (orgSelect.value !== orgGuid) return;
+    spaceSelect.replaceChildren(h('option', { value: '' }, 'All spaces'),
+      ...found.map((s) => h('option', { value: s.guid, title: s.guid, selected: s.guid === space }, s.name)));
+  };
+  await listSpaces(org);
   const form = h('form', { id: 'usage-form', class: 'filters', onsubmit: (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    navigate(hashOf('/usage', { org: data.get('org').trim(), month: data.get('month') }));
+    navigate(hashOf('/usage', { org: data.get('org'), space: data.get('space'), month: data.get('month') }));
   } },
-  h('div', {}, h('label', { for: 'u-org' }, 'Organization (guid)'),
-    h('input', { id: 'u-org', name: 'org', value: org, list: 'u-orgs', required: true }),
-    h('datalist', { id: 'u-orgs' }, orgs.map((o) => h('option', { value: o.guid }, o.name)))),
+  h('div', {}, h('label', { for: 'u-org' }, 'Organization'), orgSelect),
+  h('div', {}, h('label', { for: 'u-space' }, 'Space'), spaceSelect),
   h('div', {}, h('label', { for: 'u-month' }, 'Month'), h('input', { id: 'u-month', name: 'month', type: 'month', value: month, required: true })),
   h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Show report')));
   const report = h('section', { id: 'usage-report', 'aria-labelledby': 'report-heading' });
   const stream = h('section', { 'aria-labelledby': 'stream-heading' });
   main.replaceChildren(heading('Usage'), h('h2', { id: 'report-heading' }, 'An organization’s app usage'), form, report, stream);
-  if (org) loadReport(report, org, month);
+  if (org) {
+    const option = (select) => select.selectedOptions[0]?.textContent;
+    loadReport(report, { org, orgName: option(orgSelect), space, spaceName: space && option(spaceSelect) }, month);
+  }
   followStream(stream, onLeave);
 }
 
-async function loadReport(section, org, month) {
+async function loadReport(section, { org, orgName, space, spaceName }, month) {
   const period = query({ start: `${month}-01`, end: lastDay(month) });
   const path = `/organizations/${encodeURIComponent(org)}/app_usages${period}`;
   section.replaceChildren(h('p', {}, 'Loading…'));
   let body;
   try { body = await api(path); } catch (error) { section.replaceChildren(failure(error)); return; }
+  // The reports are by organization; a space is its rows.
+  const usages = body.app_usages.filter((row) => !space || row.space_guid === space);
   const spaces = new Map();
-  for (const row of body.app_usages) {
-    const space = spaces.get(row.space_guid) || { name: row.space_name || row.space_guid, apps: new Set(), instanceHours: 0, mbHours: 0 };
+  for (const row of usages) {
+    const one = spaces.get(row.space_guid) || { name: row.space_name || row.space_guid, apps: new Set(), instanceHours: 0, mbHours: 0 };
     const hours = row.instance_count * row.duration_in_seconds / 3600;
-    space.apps.add(row.app_guid);
-    space.instanceHours += hours;
-    space.mbHours += hours * row.memory_in_mb_per_instance;
-    spaces.set(row.space_guid, space);
+    one.apps.add(row.app_guid);
+    one.instanceHours += hours;
+    one.mbHours += hours * row.memory_in_mb_per_instance;
+    spaces.set(row.space_guid, one);
   }
   const rows = [...spaces.values()];
   const download = h('button', { type: 'button', id: 'download-csv', onclick: async () => {
@@ -337,9 +358,10 @@ async function loadReport(section, org, month) {
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-  } }, 'Download CSV (every app and process)');
+  } }, 'Download the organization’s CSV (every app and process)');
+  const where = `organization ${orgName || org}${space ? `, space ${spaceName || space}` : ''}`;
   section.replaceChildren(
-    h('p', {}, `${month} in organization ${org}: ${rows.length} spaces, ${body.app_usages.length} rows.`),
+    h('p', { id: 'report-summary' }, `${month} in ${where}: ${rows.length} spaces, ${usages.length} rows.`),
     horizontalBars(rows.map((s) => ({ label: s.name, value: s.instanceHours })), `Instance-hours by space in ${month}`, 'instance-hours'),
     horizontalBars(rows.map((s) => ({ label: s.name, value: s.mbHours })), `MB-hours by space in ${month}`, 'MB-hours'),
     table(`Usage by space, ${month}`, ['Space', 'Apps', 'Instance-hours', 'MB-hours'],

@@ -141,13 +141,15 @@ const scenarios = {
     await logIn(args.username, args.password);
     await page.getByRole('link', { name: 'Usage', exact: true }).click();
     await settled('#/usage');
-    await page.getByLabel('Organization (guid)').fill(args.org);
+    // The organization by its name, as an operator knows it.
+    await page.getByLabel('Organization', { exact: true }).selectOption({ label: args.orgName });
     await page.getByLabel('Month').fill(args.month);
     await page.getByRole('button', { name: 'Show report' }).click();
     await page.locator('#usage-table').waitFor();
     const table = await cells('#usage-table');
+    const summary = await page.locator('#report-summary').textContent();
     const downloading = page.waitForEvent('download');
-    await page.getByRole('button', { name: /Download CSV/ }).click();
+    await page.getByRole('button', { name: /CSV/ }).click();
     const download = await downloading;
     const path = await download.path();
     const csv = (await import('node:fs')).readFileSync(path, 'utf8');
@@ -161,9 +163,15 @@ const scenarios = {
     const added = page.locator(`#usage-stream tbody tr[data-guid="${args.newEvent.guid}"]`);
     await added.waitFor();
     const streamSpace = await added.locator('td').last().evaluate((td) => ({ text: td.textContent, title: td.querySelector('[title]')?.title ?? null }));
-    return { table, csv, head, streamSpace, filename: download.suggestedFilename(), before, posted: status,
-      after: await page.locator('#usage-stream tbody tr').count(),
-      top: await page.locator('#usage-stream tbody tr').first().getAttribute('data-guid'),
+    const after = await page.locator('#usage-stream tbody tr').count();
+    const top = await page.locator('#usage-stream tbody tr').first().getAttribute('data-guid');
+    // Then one space of it, by name too.
+    await page.getByLabel('Space', { exact: true }).selectOption({ label: args.spaceName });
+    await page.getByRole('button', { name: 'Show report' }).click();
+    await settled('#/usage?');
+    await page.locator('#usage-table').waitFor();
+    return { table, summary, csv, head, streamSpace, filename: download.suggestedFilename(), before, posted: status,
+      after, top, spaceTable: await cells('#usage-table'), spaceSummary: await page.locator('#report-summary').textContent(),
       hash: await page.evaluate(() => location.hash) };
   },
 
