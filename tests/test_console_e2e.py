@@ -204,6 +204,8 @@ def test_an_organizations_usage_report_and_its_csv_and_the_live_stream(platform,
         hours[row["space_name"]] = hours.get(row["space_name"], 0) + instance_hours
     assert {row[0]: float(row[2]) for row in seen["table"]} == pytest.approx(hours, abs=0.01)
     assert seen["summary"].startswith(f"{month} in organization {org_name}: {len(hours)} spaces")
+    # Both charts name each space and write its figure, each whole, inside the chart.
+    assert seen["charts"] == {"count": 4 * len(hours), "cut": []}
     # One space: its row alone.
     assert [row[0] for row in seen["spaceTable"]] == [space_name]
     assert float(seen["spaceTable"][0][2]) == pytest.approx(hours[space_name], abs=0.01)

@@ -62,18 +62,34 @@ export function sparkline(values, label) {
     class: 'sparkline' }, el('polyline', { points, fill: 'none', stroke: 'currentColor', 'stroke-width': 1.5 }));
 }
 
-// Horizontal bars, one row per item [{label, value}], with the figure written at the end of each bar.
+// The widest of these texts as an axis label, in user units: only the browser knows its font's widths, and
+// a guess cuts a label off at the chart's edge.
+function widest(texts) {
+  const probe = el('svg', { class: 'chart visually-hidden', 'aria-hidden': 'true' },
+    texts.map((text) => el('text', { class: 'axis' }, text)));
+  document.body.append(probe);
+  const width = Math.max(0, ...[...probe.children].map((text) => text.getComputedTextLength()));
+  probe.remove();
+  return width;
+}
+
+// Horizontal bars, one row per item [{label, value}], with the figure written at the end of each bar; the
+// bars take what the names and the figures leave of the width.
 export function horizontalBars(items, label, unit) {
-  const rowHeight = 26, left = 160, width = 720;
+  const rowHeight = 26, width = 720, gap = 6;
+  const names = items.map((item) => item.label.slice(0, 24));
+  const figures = items.map((item) => `${item.value.toFixed(2)} ${unit}`);
+  const left = Math.ceil(widest(names)) + 2 * gap;
+  const room = width - left - Math.ceil(widest(figures)) - 2 * gap;
   const max = Math.max(1e-9, ...items.map((item) => item.value));
   const svg = el('svg', { viewBox: `0 0 ${width} ${rowHeight * items.length + 8}`, role: 'img', 'aria-label': label,
     class: 'chart' });
   items.forEach((item, i) => {
-    const length = (width - left - 90) * item.value / max;
-    svg.append(el('g', {}, title(`${item.label}: ${item.value.toFixed(2)} ${unit}`),
-      el('text', { x: left - 6, y: i * rowHeight + 18, 'text-anchor': 'end', class: 'axis' }, item.label.slice(0, 24)),
+    const length = room * item.value / max;
+    svg.append(el('g', {}, title(`${item.label}: ${figures[i]}`),
+      el('text', { x: left - gap, y: i * rowHeight + 18, 'text-anchor': 'end', class: 'axis' }, names[i]),
       el('rect', { x: left, y: i * rowHeight + 5, width: Math.max(1, length), height: rowHeight - 10, class: 'bar' }),
-      el('text', { x: left + length + 6, y: i * rowHeight + 18, class: 'axis' }, `${item.value.toFixed(2)} ${unit}`)));
+      el('text', { x: left + length + gap, y: i * rowHeight + 18, class: 'axis' }, figures[i])));
   });
   return svg;
 }

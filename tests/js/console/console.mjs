@@ -50,6 +50,13 @@ const cells = (selector) => page.$$eval(`${selector} tbody tr`, (rows) => rows.m
 const places = () => page.$$eval('#event-table tbody tr', (rows) => rows.map((row) => [4, 5].map((i) => ({
   text: row.children[i]?.textContent.trim() ?? null, title: row.children[i]?.querySelector('[title]')?.title ?? null }))));
 
+// The texts of these SVGs that reach outside their viewBox, where the SVG cuts them off; and how many there are.
+const chartTexts = (selector) => page.$$eval(`${selector} text`, (texts) => ({ count: texts.length,
+  cut: texts.filter((text) => {
+    const box = text.getBBox(), view = text.ownerSVGElement.viewBox.baseVal;
+    return box.x < view.x || box.y < view.y || box.x + box.width > view.x + view.width || box.y + box.height > view.y + view.height;
+  }).map((text) => text.textContent) }));
+
 const scenarios = {
   async overview() {
     await logIn(args.username, args.password);
@@ -148,6 +155,7 @@ const scenarios = {
     await page.locator('#usage-table').waitFor();
     const table = await cells('#usage-table');
     const summary = await page.locator('#report-summary').textContent();
+    const charts = await chartTexts('#usage-report svg.chart');
     const downloading = page.waitForEvent('download');
     await page.getByRole('button', { name: /CSV/ }).click();
     const download = await downloading;
@@ -170,7 +178,8 @@ const scenarios = {
     await page.getByRole('button', { name: 'Show report' }).click();
     await settled('#/usage?');
     await page.locator('#usage-table').waitFor();
-    return { table, summary, csv, head, streamSpace, filename: download.suggestedFilename(), before, posted: status,
+    await page.locator('#usage-stream tbody tr').first().waitFor();
+    return { table, summary, charts, csv, head, streamSpace, filename: download.suggestedFilename(), before, posted: status,
       after, top, spaceTable: await cells('#usage-table'), spaceSummary: await page.locator('#report-summary').textContent(),
       hash: await page.evaluate(() => location.hash) };
   },
