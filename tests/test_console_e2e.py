@@ -93,10 +93,18 @@ def test_log_in_and_the_overview_matches_the_api(platform, live_url, backend, cl
     assert 0 < len(seen["top"]) <= 10
     for row in seen["top"]:
         guid = row["href"].removeprefix("#/apps/")
+        # Which app of that name: its space and organization, by name, their guids on hover.
+        space = api(client, admin, f"/v3/apps/{guid}")["relationships"]["space"]["data"]["guid"]
+        org = api(client, admin, f"/v3/spaces/{space}")["relationships"]["organization"]["data"]["guid"]
+        assert row["space"] == {"text": api(client, admin, f"/v3/spaces/{space}")["name"], "title": space}, row
+        assert row["org"] == {"text": api(client, admin, f"/v3/organizations/{org}")["name"], "title": org}, row
         crashes = api(client, admin, f"/v3/audit_events?types=app.crash&target_guids={guid}"
                                      f"&created_ats[gte]={since}&per_page=1")["pagination"]["total_results"]
         assert row["count"] == crashes, row
         assert row["sparkline"].startswith(f"{crashes} crashes")
+    # The demo has apps of one name in several organizations: the rows tell them apart.
+    assert len({row["name"] for row in seen["top"]}) < len(seen["top"])
+    assert len({(row["name"], row["space"]["text"], row["org"]["text"]) for row in seen["top"]}) == len(seen["top"])
     assert [row["count"] for row in seen["top"]] == sorted((row["count"] for row in seen["top"]), reverse=True)
     newest = api(client, admin, "/v3/audit_events?types=app.crash&order_by=-created_at&per_page=10")["resources"]
     assert [row[3] for row in seen["latest"]] == [event["data"]["exit_description"] for event in newest]

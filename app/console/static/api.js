@@ -72,16 +72,19 @@ export function eventCatalogue() {
   return catalogue;
 }
 
-// Names by guid from /v3/spaces, /v3/organizations or /v3/apps, as far as this user may see them (a guid
-// the API does not show them keeps no name, and a failed look-up leaves all unnamed: the page still shows
-// guids). Asked in batches of 100 guids, so that each request line stays far below a proxy's 8 KB. The store
-// names a resource by its guid until an event gives its name: that is no name either.
+// Resources by guid from /v3/apps, /v3/spaces or /v3/organizations, as far as this user may see them (a guid
+// the API does not show them is left out, and a failed look-up leaves all out: the page still shows guids).
+// Asked in batches of 100 guids, so that each request line stays far below a proxy's 8 KB.
 const BATCH = 100;
-export async function namesOf(collection, guids) {
+export async function resourcesOf(collection, guids) {
   const wanted = [...new Set(guids.filter(Boolean))];
   const batches = [];
   for (let i = 0; i < wanted.length; i += BATCH) batches.push(wanted.slice(i, i + BATCH));
   const found = await Promise.all(batches.map((batch) => api(`/v3/${collection}${query({ guids: batch.join(','), per_page: BATCH })}`)
     .then((body) => body.resources, () => [])));
-  return new Map(found.flat().filter((r) => r.name !== r.guid).map((r) => [r.guid, r.name]));
+  return new Map(found.flat().map((r) => [r.guid, r]));
 }
+
+// Their names by guid. The store names a resource by its guid until an event gives its name: that is no name.
+export const namesIn = (resources) => new Map([...resources.values()].filter((r) => r.name !== r.guid).map((r) => [r.guid, r.name]));
+export const namesOf = async (collection, guids) => namesIn(await resourcesOf(collection, guids));

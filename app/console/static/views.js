@@ -1,5 +1,5 @@
 // The console's pages. Each renders into `main` from the public API; filters live in the URL's hash.
-import { api, ApiError, eventCatalogue, issuerIsOn, login, namesOf, query, setToken } from './api.js';
+import { api, ApiError, eventCatalogue, issuerIsOn, login, namesIn, namesOf, query, resourcesOf, setToken } from './api.js';
 import { horizontalBars, PALETTE, sparkline, stackedBars, swatch, timeline } from './charts.js';
 
 // --- small DOM helpers -----------------------------------------------------------------------------------
@@ -93,6 +93,13 @@ export async function overviewView(main) {
   const total = daily.days.reduce((sum, d) => sum + d.total, 0);
   const totals = Object.fromEntries(series.map((s) => [s.id, daily.days.reduce((n, d) => n + (d.by_category[s.id] || 0), 0)]));
   const crashes = top.resources.reduce((n, t) => n + t.total, 0);
+  // Apps of one name live in several spaces and organizations (an api-prod in each): each row says which.
+  const apps = await resourcesOf('apps', top.resources.map((t) => t.guid));
+  const spaceOf = (app) => apps.get(app)?.relationships.space.data?.guid;
+  const spaces = await resourcesOf('spaces', top.resources.map((t) => spaceOf(t.guid)));
+  const orgOf = (app) => spaces.get(spaceOf(app))?.relationships.organization.data?.guid;
+  const spaceNames = namesIn(spaces);
+  const orgs = await namesOf('organizations', top.resources.map((t) => orgOf(t.guid)));
 
   const legend = h('ul', { class: 'legend' }, series.map((s) => h('li', {},
     swatch(s.colour),
@@ -111,8 +118,10 @@ export async function overviewView(main) {
           daily.days.map((d) => [d.date, number(d.total), ...series.map((s) => number(d.by_category[s.id] || 0))]),
           { id: 'daily-table' }))),
     h('section', { 'aria-labelledby': 'top-crashing' }, h('h2', { id: 'top-crashing' }, 'Apps with the most crashes'),
-      table(`The 10 apps that crashed most in the period (${number(crashes)} of their crashes)`, ['App', 'Crashes', 'Per day'],
+      table(`The 10 apps that crashed most in the period (${number(crashes)} of their crashes)`,
+        ['App', 'Space', 'Organization', 'Crashes', 'Per day'],
         top.resources.map((t) => [h('a', { href: hashOf(`/apps/${encodeURIComponent(t.guid)}`, {}) }, t.name || t.guid),
+          named(spaceNames, spaceOf(t.guid)), named(orgs, orgOf(t.guid)),
           number(t.total), sparkline(t.daily, `${t.total} crashes, at most ${Math.max(...t.daily)} a day`)]),
         { id: 'top-crashes' })),
     h('section', { 'aria-labelledby': 'latest-crashes' }, h('h2', { id: 'latest-crashes' }, 'Latest crashes'),

@@ -68,7 +68,9 @@ const scenarios = {
       crashes: Number(await page.locator('#overview-crashes').getAttribute('data-value')),
       top: (await page.$$eval('#top-crashes tbody tr', (rows) => rows.map((row) => ({
         name: row.querySelector('th').textContent.trim(), href: row.querySelector('a')?.getAttribute('href'),
-        count: Number(row.children[1].textContent.replace(/,/g, '')),
+        ...Object.fromEntries([['space', 1], ['org', 2]].map(([key, i]) => [key,
+          { text: row.children[i]?.textContent ?? null, title: row.children[i]?.querySelector('[title]')?.title ?? null }])),
+        count: Number(row.children[3]?.textContent.replace(/,/g, '')),
         sparkline: row.querySelector('svg')?.getAttribute('aria-label') })))),
       latest: await cells('#latest-crash-table'),
       bars: await page.locator('svg.chart rect').count(),
