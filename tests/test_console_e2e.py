@@ -8,6 +8,7 @@ leaves a screenshot in test-artifacts/console/ for a person to look at.
 """
 import csv
 import io
+import itertools
 import json
 import os
 import pathlib
@@ -177,6 +178,11 @@ def test_an_app_timeline_shows_its_crashes(platform, live_url, backend, client, 
     assert seen["focused"].startswith("Crash of instance")
     assert seen["opened"] == seen["crashes"][0]["href"]
     assert seen["spans"] > 0, "the usage stream's STARTED spans are drawn"
+    # Six axis labels, left to right, none overlapping the next; no text of the chart cut at its edge.
+    axis = seen["axis"]
+    assert len(axis) == 6 and seen["texts"]["cut"] == []
+    for label, following in itertools.pairwise(axis):
+        assert label["right"] <= following["left"], (label, following)
 
 
 def test_an_organizations_usage_report_and_its_csv_and_the_live_stream(platform, live_url, backend, client, admin,

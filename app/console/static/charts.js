@@ -97,7 +97,7 @@ export function horizontalBars(items, label, unit) {
 // One time axis, lanes of spans and marks. lanes: [{name, spans: [{from, to, label}], marks: [{at, shape,
 // label, href}]}]; times in ms. Marks are links (focusable, with their label): a keyboard reaches each one.
 export function timeline(lanes, from, to, label) {
-  const width = 900, left = 110, laneHeight = 34, top = 6, axis = 24;
+  const width = 900, left = 110, laneHeight = 34, top = 6, axis = 36;
   const span = Math.max(1, to - from);
   const x = (t) => left + (width - left - 10) * (t - from) / span;
   const height = top + lanes.length * laneHeight + axis;
@@ -124,11 +124,14 @@ export function timeline(lanes, from, to, label) {
       svg.append(link);
     }
   });
+  // Each tick's date above its time: on one line, the first and last (held inside the chart by their
+  // anchors) ran into their neighbours.
   const ticks = 5;
   for (let i = 0; i <= ticks; i++) {
-    const t = from + span * i / ticks;
-    svg.append(el('text', { x: x(t), y: height - 6, 'text-anchor': i === 0 ? 'start' : i === ticks ? 'end' : 'middle',
-      class: 'axis' }, new Date(t).toISOString().slice(0, 16).replace('T', ' ')));
+    const t = from + span * i / ticks, at = x(t);
+    const [date, time] = new Date(t).toISOString().slice(0, 16).split('T');
+    svg.append(el('text', { x: at, y: height - 20, 'text-anchor': i === 0 ? 'start' : i === ticks ? 'end' : 'middle',
+      class: 'axis' }, el('tspan', { x: at }, date), el('tspan', { x: at, dy: 14 }, time)));
   }
   return svg;
 }

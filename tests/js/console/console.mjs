@@ -135,6 +135,12 @@ const scenarios = {
     const crashes = await page.$$eval('svg.timeline a.crash-mark', (links) => links.map((a) => ({
       label: a.getAttribute('aria-label'), href: a.getAttribute('href') })));
     const spans = await page.locator('svg.timeline rect.span').count();
+    // The time axis: its labels side by side, none running into another, all inside the chart.
+    const axis = await page.$$eval('svg.timeline text.axis', (texts) => texts.map((text) => {
+      const box = text.getBoundingClientRect();
+      return { text: text.textContent, left: box.left, right: box.right, top: box.top, bottom: box.bottom };
+    }));
+    const texts = await chartTexts('svg.timeline');
     // Keyboard: Tab reaches a crash mark, and Enter opens its event.
     await page.locator('svg.timeline a.crash-mark').first().focus();
     const focused = await page.evaluate(() => document.activeElement.getAttribute('aria-label'));
@@ -142,7 +148,7 @@ const scenarios = {
     await page.keyboard.press('Enter');
     await settled('#/events/');
     await page.locator('#event-metadata').waitFor();
-    return { heading: await page.locator('h1').first().textContent(), crashes, spans, focused,
+    return { heading: await page.locator('h1').first().textContent(), crashes, spans, focused, axis, texts,
       opened: await page.evaluate(() => location.hash) };
   },
 
