@@ -131,6 +131,20 @@ def test_filter_events_by_type_and_app_and_page_through_them(platform, live_url,
         event["created_at"].replace("T", " ") for event in expected["resources"]]
     assert seen["reloaded"]["rows"] == seen["second"]["rows"]
     assert seen["reloaded"]["typeChosen"] == "audit.app.update"
+    # The type select shows its chosen option whole, and any other (it has a row of its own); no control of
+    # the form runs into another (From and Until into the Filter button, as they did).
+    form = seen["form"]
+    assert form["chosen"] <= form["select"] and form["longest"] <= form["select"], form
+    assert {"f-type", "f-since", "f-until", "Filter"} <= set(form["controls"])
+    pairs = itertools.combinations(form["controls"].items(), 2)
+    overlapping = [(name, other) for (name, box), (other, against) in pairs
+                   if box["left"] < against["right"] and against["left"] < box["right"]
+                   and box["top"] < against["bottom"] and against["top"] < box["bottom"]]
+    assert overlapping == [], form["controls"]
+    # The heading a page moves to is ringed for keyboard users only (:focus-visible).
+    assert seen["rings"] == {"opened": {"focused": "H1", "outline": "none"},
+                             "keyboard": {"focused": "H1", "outline": "3px solid"},
+                             "mouse": {"focused": "H1", "outline": "none"}}
 
 
 def names(client, headers, collection, guids):

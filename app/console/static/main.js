@@ -5,6 +5,11 @@ import { appView, eventsView, eventView, h, loginView, overviewView, usageView }
 
 const main = document.getElementById('main');
 let leaving = [];
+// Whether the last input was a key: browsers ring an element focused by a script unless the last input was
+// a pointer, and so on a page just opened or reloaded, where it may well be a mouse's.
+let byKeyboard = false;
+window.addEventListener('keydown', () => { byKeyboard = true; }, true);
+window.addEventListener('pointerdown', () => { byKeyboard = false; }, true);
 
 function navigate(hash) {
   if (location.hash === hash) render(); else location.hash = hash;
@@ -48,8 +53,8 @@ async function render() {
       h('p', { class: 'error', role: 'alert' }, error.message));
   }
   document.title = `${main.querySelector('h1')?.textContent || 'Console'} · cf-events`;
-  // A new page is announced by moving to its heading, as a page load would.
-  main.querySelector('h1')?.focus();
+  // A new page is announced by moving to its heading, as a page load would; its ring is for keyboard users.
+  main.querySelector('h1')?.focus({ focusVisible: byKeyboard });
   main.dataset.ready = location.hash || '#/';
 }
 

@@ -164,7 +164,7 @@ export async function eventsView(main, params, navigate) {
     for (const key of ['since', 'until']) if (data.get(key)) next[key] = fromInput(data.get(key));
     navigate(hashOf('/events', next));
   } },
-  h('div', {}, h('label', { for: 'f-type' }, 'Type'), typeSelect),
+  h('div', { class: 'wide' }, h('label', { for: 'f-type' }, 'Type'), typeSelect),
   h('div', {}, field('app', 'App (name or guid)')), h('div', {}, field('space', 'Space (name or guid)')),
   h('div', {}, field('org', 'Organization (name or guid)')), h('div', {}, field('actor', 'Actor (name or guid)')),
   h('div', {}, field('since', 'From (UTC)', { type: 'datetime-local', step: 1, value: toInput(chosen.since) })),

@@ -57,6 +57,31 @@ const chartTexts = (selector) => page.$$eval(`${selector} text`, (texts) => ({ c
     return box.x < view.x || box.y < view.y || box.x + box.width > view.x + view.width || box.y + box.height > view.y + view.height;
   }).map((text) => text.textContent) }));
 
+// The events filter form as laid out: how wide the type select is, and how wide it would be to show its
+// chosen option and its longest one whole (copies sized by their content); each control's box.
+const filterForm = () => page.evaluate(() => {
+  const select = document.getElementById('f-type');
+  const needs = (options) => {
+    const copy = document.createElement('select');
+    copy.append(...options.map((option) => new Option(option.textContent)));
+    copy.style.cssText = 'position: absolute; visibility: hidden; width: auto; max-width: none';
+    select.after(copy);
+    const width = copy.getBoundingClientRect().width;
+    copy.remove();
+    return width;
+  };
+  const box = (element) => { const r = element.getBoundingClientRect(); return { left: r.left, right: r.right, top: r.top, bottom: r.bottom }; };
+  return { select: select.getBoundingClientRect().width, chosen: needs([...select.selectedOptions]), longest: needs([...select.options]),
+    controls: Object.fromEntries([...document.querySelectorAll('#event-filters :is(select, input, button, a)')]
+      .map((control) => [control.id || control.textContent, box(control)])) };
+});
+
+// The focused element and its outline, as drawn.
+const focusRing = () => page.evaluate(() => {
+  const style = getComputedStyle(document.activeElement);
+  return { focused: document.activeElement.tagName, outline: style.outlineStyle === 'none' ? 'none' : `${style.outlineWidth} ${style.outlineStyle}` };
+});
+
 const scenarios = {
   async overview() {
     await logIn(args.username, args.password);
@@ -99,7 +124,22 @@ const scenarios = {
     await settled('#/events?');
     await page.locator('#event-table').waitFor();
     const reloaded = { rows: await cells('#event-table'), typeChosen: await page.getByLabel('Type').inputValue() };
-    return { first, second, reloaded };
+    const form = await filterForm();
+    // The heading a page moves to: ringed after a key, not on a page just opened, nor after a click.
+    const rings = { opened: await focusRing() };
+    await page.getByRole('link', { name: 'Overview', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await settled('#/');
+    rings.keyboard = await focusRing();
+    await page.getByRole('link', { name: 'Events', exact: true }).click();
+    await settled('#/events');
+    await page.locator('#event-table').waitFor();
+    rings.mouse = await focusRing();
+    // Back to the filtered list, for the screenshot.
+    await page.evaluate((hash) => { location.hash = hash; }, second.hash);
+    await settled('#/events?');
+    await page.locator('#event-table').waitFor();
+    return { first, second, reloaded, form, rings };
   },
 
   async event() {
