@@ -248,6 +248,18 @@ def test_an_organizations_usage_report_and_its_csv_and_the_live_stream(platform,
     assert f"space={platform['space']}" in seen["hash"]
 
 
+def test_every_page_fits_a_phone(platform, live_url, backend, client, admin):
+    top = api(client, admin, "/v3/audit_event_stats/top_targets?limit=1")["resources"][0]
+    month = (NOW.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    seen = run("phone", live_url, backend, phone=True, app=top["guid"], org=platform["org"], month=month)
+    # Each page at 390×844 (screenshots phone-<backend>-<page>.png): nothing wider than the screen, so
+    # nothing scrolls sideways (wide tables and the timeline scroll in their own boxes).
+    pages = seen["pages"]
+    assert list(pages) == ["login", "overview", "events", "event", "timeline", "usage"]
+    assert {name: size for name, size in pages.items() if size["scrollWidth"] > size["clientWidth"]} == {}
+    assert {size["clientWidth"] for size in pages.values()} == {390}
+
+
 def test_a_space_auditor_sees_only_their_spaces_events(platform, live_url, backend, client, auth):
     seen = run("auditor", live_url, backend, username="auditor")
     headers = auth(READ, user_id=platform["auditor"])

@@ -17,7 +17,10 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync'],
 });
-const context = await browser.newContext({ acceptDownloads: true, viewport: args.viewport || { width: 1280, height: 900 } });
+// A laptop's window, or a phone's (390×844, as an iPhone 12 to 15 shows pages).
+const screen = args.phone ? { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }
+  : { viewport: { width: 1280, height: 900 } };
+const context = await browser.newContext({ acceptDownloads: true, ...screen });
 const page = await context.newPage();
 page.setDefaultTimeout(TIMEOUT);
 // Everything must come from the service itself: any other request fails the scenario.
@@ -230,6 +233,43 @@ const scenarios = {
     return { table, summary, charts, csv, head, streamSpace, filename: download.suggestedFilename(), before, posted: status,
       after, top, spaceTable: await cells('#usage-table'), spaceSummary: await page.locator('#report-summary').textContent(),
       hash: await page.evaluate(() => location.hash) };
+  },
+
+  // Every page on a phone: what scrolls sideways, and a screenshot of each.
+  async phone() {
+    const pages = {};
+    const look = async (name) => {
+      pages[name] = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth,
+        clientWidth: document.documentElement.clientWidth }));
+      await page.screenshot({ path: screenshot.replace(/\.png$/, `-${name}.png`), fullPage: true });
+    };
+    await page.goto(`${base}/console/`);
+    await page.getByLabel('User name').waitFor();
+    await look('login');
+    await page.getByLabel('User name').fill(args.username);
+    await page.getByLabel('Password').fill(args.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await settled('#/');
+    await page.locator('#top-crashes').waitFor();
+    await look('overview');
+    await page.goto(`${base}/console/#/events?type=app.crash`);
+    await settled('#/events?');
+    await page.locator('#event-table').waitFor();
+    await look('events');
+    await page.goto(`${base}/console/${await page.locator('#event-table tbody a').first().getAttribute('href')}`);
+    await settled('#/events/');
+    await page.locator('#event-metadata').waitFor();
+    await look('event');
+    await page.goto(`${base}/console/#/apps/${args.app}`);
+    await settled('#/apps/');
+    await page.locator('svg.timeline').waitFor();
+    await look('timeline');
+    await page.goto(`${base}/console/#/usage?org=${args.org}&month=${args.month}`);
+    await settled('#/usage?');
+    await page.locator('#usage-table').waitFor();
+    await page.locator('#usage-stream tbody tr').first().waitFor();
+    await look('usage');
+    return { pages };
   },
 
   async auditor() {
