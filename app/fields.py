@@ -1,6 +1,11 @@
-"""Marshmallow fields shared by the dialects' schemas: what the store can hold, and CC's time format."""
+"""Marshmallow fields shared by the dialects' schemas: what the store can hold, and CC's time format.
+
+The grammars here (times, dates) are regular expressions built from the same bounds the checks use, so
+that the OpenAPI document (app/openapi.py) states them as patterns that cannot drift from the code.
+"""
+import calendar
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from marshmallow import ValidationError, fields
 
@@ -9,7 +14,73 @@ MAX_JSON_DEPTH = 32
 # every stored time a next second and a next day, which a q filter's '>' and the counts' days need.
 EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
 END_OF_TIME = datetime(9999, 1, 1, tzinfo=timezone.utc)  # exclusive
+# The years whose every time the store holds (in UTC: an offset may carry a time on their first or last
+# day outside, which parse_time refuses).
+FIRST_YEAR, LAST_YEAR = EARLIEST_TIME.year, END_OF_TIME.year - 1
 GUID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+# PostgreSQL refuses it in text: no stored value holds one, and no value holding one is looked up.
+NUL = "\x00"
+
+
+def alternatives(strings):
+    """A regular expression matching exactly `strings` (of letters, digits, '-' and ':'), compact: a trie whose
+    branches with the same rest share one character class (`1970`..`1979` is `197[0-9]`)."""
+    trie = {}
+    for text in strings:
+        node = trie
+        for char in text:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _trie_regex(trie)
+
+
+def _trie_regex(node):
+    rests = {}
+    for char, child in sorted(node.items()):
+        rests.setdefault(_trie_regex(child) if char else "", []).append(char)
+    branches = [_char_class(chars) + rest for rest, chars in rests.items()]
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+
+def _char_class(chars):
+    if chars == [""]:
+        return ""
+    if "" in chars:  # an end beside longer strings: never, for the fixed-width grammars here
+        raise ValueError("strings of different lengths")
+    if len(chars) == 1:
+        return chars[0]
+    runs, codes = [], [ord(char) for char in chars]
+    for code in codes:
+        if runs and code == runs[-1][1] + 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    return "[" + "".join(chr(a) if a == b else f"{chr(a)}{chr(b)}" if b == a + 1 else f"{chr(a)}-{chr(b)}"
+                         for a, b in runs) + "]"
+
+
+def date_pattern(first_year, last_year):
+    """YYYY-MM-DD of every calendar day of years `first_year` to `last_year` (29 February of leap years)."""
+    years = [f"{year:04d}" for year in range(first_year, last_year + 1)]
+    leap_years = [year for year in years if calendar.isleap(int(year))]
+    days = [f"{date(2001, 1, 1) + timedelta(days=n):%m-%d}" for n in range(365)]
+    return f"(?:{alternatives(years)}-{alternatives(days)}|{alternatives(leap_years)}-02-29)"
+
+
+HOUR = alternatives(f"{hour:02d}" for hour in range(24))
+SIXTY = "[0-5][0-9]"
+CLOCK = f"{HOUR}:{SIXTY}:{SIXTY}"
+
+
+def time_pattern(first_year, last_year, offset_signs="+-"):
+    """The times the service reads (a write's timestamp, a v2 q value): RFC 3339 with 'T' or a space between
+    date and time, any fraction of a second, and an offset as 'Z', ±hh, ±hhmm or ±hh:mm, or none (UTC)."""
+    return (f"{date_pattern(first_year, last_year)}[T ]{CLOCK}(?:\\.[0-9]+)?"
+            f"(?:Z|[{offset_signs}]{HOUR}(?::?{SIXTY})?)?")
+
+
+# Every time the service reads has this form; parse_time then holds it to the store's bounds.
+TIME_FORM = re.compile(time_pattern(date.min.year, date.max.year))
 
 
 def check_text(value, max_length):
@@ -17,7 +88,7 @@ def check_text(value, max_length):
     if len(value) > max_length:
         raise ValidationError(f"Longer than maximum length {max_length}.")
     # PostgreSQL rejects NUL in text and lone surrogates cannot be encoded as UTF-8.
-    if "\x00" in value:
+    if NUL in value:
         raise ValidationError("Must not contain NUL characters.")
     if value.isascii():  # most are, and ASCII encodes
         return
@@ -112,16 +183,28 @@ class Timestamp(fields.Field):
         return format_timestamp(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not TIME_FORM.fullmatch(value):
             raise self.make_error("invalid")
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            raise self.make_error("invalid") from None
         try:
             return parse_time(value)
         except ValueError:
             raise self.make_error("range") from None
+
+
+_DECIMAL = re.compile(r"-?[0-9]+")
+
+
+class Integer(fields.Integer):
+    """An integer as the OpenAPI document's JSON Schema reads one: in a body (strict), a JSON number without a
+    fraction, so 2.0 is 2; in a query, decimal digits (int() would also take spaces, '+', '_' and other
+    scripts' digits)."""
+
+    def _validated(self, value):
+        if type(value) is float and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str) and not _DECIMAL.fullmatch(value):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
 
 
 class NullAsEmpty(fields.String):

@@ -12,13 +12,12 @@ change the document: left to the schema), `problems(event)` (its whole-event rul
 `stored(event)` (its post_load).
 """
 import functools
-from datetime import datetime
 
 from marshmallow import ValidationError, fields
 from marshmallow.utils import missing
 from marshmallow.validate import OneOf, Range, Regexp
 
-from .fields import GUID_PATTERN, Guid, JsonObject, Text, Timestamp, check_json, check_text, parse_time
+from .fields import GUID_PATTERN, TIME_FORM, Guid, JsonObject, Text, Timestamp, check_json, check_text, parse_time
 
 
 class _Schema(Exception):
@@ -44,10 +43,9 @@ def _text_check(field):
 
 
 def _timestamp(value):
-    if type(value) is not str:
+    if type(value) is not str or not TIME_FORM.fullmatch(value):
         raise _Schema
     try:
-        datetime.fromisoformat(value)
         return parse_time(value)
     except ValueError:
         raise _Schema from None

@@ -135,6 +135,8 @@ def test_events_links_order_by_timestamp_then_id():
 def test_the_order_alias_becomes_order_direction_in_links():
     assert events_link("order=desc") == (
         "/v2/events?order-by=timestamp&order-by=id&order-direction=desc&page=2&results-per-page=50")
+    assert events_link("order=desc&order-direction=asc") == (
+        "/v2/events?order-by=timestamp&order-by=id&order-direction=asc&page=2&results-per-page=50")
 
 
 def test_every_q_value_is_repeated_in_request_order():
@@ -295,6 +297,13 @@ def test_paging_parameter_errors_read_as_cc(client, admin, query, description):
     ("page=two", "page"),
     ("inline-relations-depth=-1", "inline_relations_depth"),
     ("inline-relations-depth=deep", "inline_relations_depth"),
+    # An integer in a query is decimal digits, as the document says (int() would take all of these).
+    ("page=%EF%BC%92", "page"),
+    ("page=%202", "page"),
+    ("page=%2B2", "page"),
+    ("results-per-page=1_0", "results_per_page"),
+    # order is order-direction's old name: checked alike, even beside order-direction (which wins).
+    ("order-direction=asc&order=sideways", "order_direction"),
 ])
 def test_out_of_range_or_non_integer_paging_values_are_bad_query_parameters(client, admin, query, name):
     response = client.get(f"/v2/events?{query}", headers=admin)

@@ -133,6 +133,10 @@ def test_a_clause_without_an_operator_is_refused(text):
     # Without an offset a time is UTC.
     "2016-06-08T16:41:23",
     "2016-06-08 16:41:23",
+    # ISO 8601's other offsets, and a fraction of the second.
+    "2016-06-08T20:41:23+04",
+    "2016-06-08T20:41:23+0400",
+    "2016-06-08T20:41:23.999999+04:00",
 ])
 def test_timestamp_formats_name_the_same_second(value):
     assert parse_timestamp(value) == datetime(2016, 6, 8, 16, 41, 23, tzinfo=timezone.utc)
@@ -155,6 +159,10 @@ def test_a_time_without_an_offset_is_utc_whatever_the_local_zone(local_zone_west
 
 @pytest.mark.parametrize("value", [
     "yesterday", "2016-13-01T00:00:00Z", "2016-06-08T25:00:00Z", "1465404083", "2016-06-08T16:41:23Zulu",
+    # The grammar the document states (fields.time_pattern), not all Python reads: no padding, no other
+    # separator, no date alone, no week or basic format, and seconds always.
+    " 2016-06-08T16:41:23Z", "2016-06-08T16:41:23Z ", "2016-06-08x16:41:23", "2016-06-08", "2016-06-08T16:41",
+    "2016-W23-3T16:41:23", "20160608T164123", "2016-06-08t16:41:23z", "2016-06-08T16:41:23+04:00:30",
 ])
 def test_a_value_that_is_not_a_time_is_refused_by_name(value):
     with pytest.raises(ApiError) as raised:

@@ -164,6 +164,16 @@ def test_one_422_lists_every_bad_field(client, admin):
     assert client.get("/v2/app_usage_events", headers=admin).get_json()["total_results"] == 0
 
 
+def test_an_integer_may_be_written_as_a_number_without_a_fraction(client, admin):
+    # JSON has one kind of number, and the document's JSON Schema reads 2.0 as the integer 2.
+    written = write(client, admin, "/v2/app_usage_events", [app_event("e1", memory_in_mb_per_instance=512.0,
+                                                                       instance_count=2.0)])
+    assert (written[0]["entity"]["memory_in_mb_per_instance"], written[0]["entity"]["instance_count"]) == (512, 2)
+    response = client.post("/v2/app_usage_events", headers=admin, json=app_event("e2", instance_count=2.5))
+    assert (response.status_code, response.get_json()["description"]) == (
+        422, "instance_count: Not a valid integer.")
+
+
 def test_buildpack_url_credentials_are_obfuscated_on_write(client, admin):
     written = write(client, admin, "/v2/app_usage_events",
                     [app_event("e1", buildpack_name="https://user:s3cret@git.example.com/bp.git")])

@@ -211,6 +211,14 @@ def test_events_without_user_or_app(client, admin):
 @pytest.mark.parametrize("body, expected", [
     ({**SCALINGO_EVENT, "actor": "x"}, "vocabulary: Scalingo fields cannot be mixed with actor."),
     ({"type": "scale", "user": "johndoe", "app_id": APP}, "vocabulary: user must be an object"),
+    # Every key written is kept or refused, never dropped.
+    ({**SCALINGO_EVENT, "user": {**SCALINGO_EVENT["user"], "role": "owner"}}, "vocabulary: user must be an object"),
+    ({"type": "scale", "app_name": "appname", "type_data": {}}, "vocabulary: app_name is the name of app_id"),
+    # An addon that acted is the actor, named as an actor is.
+    ({"type": "restart", "app_id": APP, "type_data": {"addon_provider": ""}}, "actor: Must not be empty."),
+    ({"type": "restart", "app_id": APP, "type_data": {"addon_provider": 7}}, "actor: Not a valid string."),
+    # A name is a string, or nothing.
+    ({"type": "scale", "app_id": APP, "app_name": False, "type_data": {}}, "actee_name: Not a valid string."),
 ])
 def test_bad_scalingo_writes_are_422(client, admin, body, expected):
     response = client.post("/v2/events", headers=admin, json=[{**SCALINGO_EVENT, "id": "ok"}, body])

@@ -228,6 +228,14 @@ def test_nul_anywhere_in_metadata_is_a_422(client, admin, metadata):
     assert "metadata" in description
 
 
+@pytest.mark.parametrize("timestamp", ["2016-06-08", "2016-06-08T16:41", "20160608T164123Z", "2016-W23-3T16:41:23Z",
+                                       "2016-06-08x16:41:23Z", "2016-06-08T16:41:23Z "])
+def test_a_timestamp_outside_the_documented_grammar_is_a_422(client, admin, timestamp):
+    # Python reads all of these; the document states RFC 3339's times (fields.time_pattern), and so does the write.
+    response = client.post("/v2/events", headers=admin, json=app_update(timestamp=timestamp))
+    assert (response.status_code, response.get_json()["description"]) == (422, "timestamp: Not a valid ISO 8601 time.")
+
+
 def test_a_string_of_255_characters_is_accepted(client, admin):
     assert post(client, admin, app_update(actor_name="x" * 255)).status_code == 201
 

@@ -4,6 +4,7 @@ from datetime import timezone
 from marshmallow import EXCLUDE, Schema, fields
 from marshmallow.validate import Range
 
+from ...fields import Integer
 from ...presenters import Presenter
 
 DEFAULT_PER_PAGE = 30
@@ -56,19 +57,20 @@ class PagingSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=Range(min=1, error="must be greater than or equal to 1"),
+    page = Integer(load_default=1, validate=Range(min=1, error="must be greater than or equal to 1"),
                           error_messages={"invalid": "must be an integer"})
-    per_page = fields.Integer(load_default=DEFAULT_PER_PAGE,
+    per_page = Integer(load_default=DEFAULT_PER_PAGE,
                               validate=Range(min=1, max=MAX_PER_PAGE, error="must be between {min} and {max}"),
                               error_messages={"invalid": "must be an integer"})
     # The last N hours, instead of pages.
-    from_ = fields.Integer(data_key="from", load_default=None,
+    from_ = Integer(data_key="from", load_default=None,
                            validate=Range(min=1, max=MAX_FROM_HOURS, error="must be between {min} and {max}"),
                            error_messages={"invalid": "must be an integer"})
 
 
 # The keys only a Scalingo-shaped event has; an event written with any of them is read as one.
 SCALINGO_KEYS = frozenset({"id", "user", "app_id", "app_name", "type_data", "created_at"})
+USER_KEYS = ("username", "email", "id")
 STORE_ACTOR_KEYS = frozenset({"actor", "actor_type", "actor_name", "actor_username", "actee", "actee_type",
                               "actee_name", "timestamp", "metadata", "guid"})
 STORE_KEYS = STORE_ACTOR_KEYS | {"type", "space_guid", "organization_guid", "space_url"}
@@ -100,20 +102,29 @@ def scalingo_to_store(document):
     for source, target in (("id", "guid"), ("created_at", "timestamp"), ("type_data", "metadata")):
         if source in document:
             event[target] = document[source]
-    if user is not None and not isinstance(user, dict):
+    # Every key written is kept or refused, never dropped: a user has only Scalingo's three keys, and an
+    # app's name is the name of app_id.
+    if user is not None and not (isinstance(user, dict) and set(user) <= set(USER_KEYS)):
         event["vocabulary"] = "user must be an object with username, email and id."
+    if "app_name" in document and "app_id" not in document:
+        event["vocabulary"] = "app_name is the name of app_id, which is missing."
     if isinstance(user, dict):
         event.update(actor=user.get("id"), actor_type="user", actor_name=user.get("email"),
                      actor_username=user.get("username"))
-    elif isinstance(type_data, dict) and type_data.get("addon_provider"):
+    elif isinstance(type_data, dict) and type_data.get("addon_provider") is not None:
         event.update(actor=type_data["addon_provider"], actor_type="addon")
     else:
         event.update(actor="scalingo", actor_type="system")
     if "app_id" in document:
-        event.update(actee=document["app_id"], actee_type="app", actee_name=document.get("app_name") or "")
+        event.update(actee=document["app_id"], actee_type="app", actee_name=_or_empty(document.get("app_name")))
     elif isinstance(user, dict):
-        event.update(actee=user.get("id"), actee_type="user", actee_name=user.get("username") or "")
+        event.update(actee=user.get("id"), actee_type="user", actee_name=_or_empty(user.get("username")))
     else:
         # About no app and by no user (a platform event, as /v1 shows CC's broker events): about its actor.
         event.update(actee=event["actor"], actee_type=event["actor_type"], actee_name="")
     return event
+
+
+def _or_empty(name):
+    """A name as the store keeps it: "" for none (any other value is checked as a name is)."""
+    return "" if name is None else name

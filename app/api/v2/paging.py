@@ -8,6 +8,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from marshmallow.validate import OneOf, Range
 
 from ...errors import ApiError
+from ...fields import Integer
 from ...pages import PageRequest
 
 DEFAULT_PER_PAGE = 50
@@ -42,9 +43,12 @@ def _integer(data_key, name, minimum, maximum=None, **kwargs):
     validators = [Range(min=minimum, error=f"{name} must be >= {{min}}")]
     if maximum is not None:
         validators.append(Range(max=maximum, error=f"{name} must be <= {{max}}"))
-    return fields.Integer(
+    return Integer(
         data_key=data_key, validate=validators, error_messages={"invalid": f"{name} must be an integer"}, **kwargs
     )
+
+
+ORDER_DIRECTIONS = OneOf(["asc", "desc"], error="order_direction must be 'asc' or 'desc' but was '{input}'")
 
 
 class PagingSchema(Schema):
@@ -54,11 +58,10 @@ class PagingSchema(Schema):
         unknown = EXCLUDE
 
     page = _integer("page", "page", 1, load_default=1)
-    order_direction = fields.String(
-        data_key="order-direction",
-        load_default="asc",
-        validate=OneOf(["asc", "desc"], error="order_direction must be 'asc' or 'desc' but was '{input}'"),
-    )
+    order_direction = fields.String(data_key="order-direction", load_default="asc", validate=ORDER_DIRECTIONS)
+    # The old API docs call it "order": read alike, and order-direction wins when both come.
+    order = fields.String(load_default=None, validate=ORDER_DIRECTIONS,
+                          metadata={"description": "The old name of order-direction"})
     inline_relations_depth = _integer(
         "inline-relations-depth", "inline_relations_depth", 0, MAX_INLINE_RELATIONS_DEPTH, load_default=None
     )
@@ -77,15 +80,12 @@ def _paging_schema(max_per_page):
 
 
 # The first invalid parameter in this order is the one reported.
-_FIELD_ORDER = ("page", "results-per-page", "order-direction", "inline-relations-depth")
+_FIELD_ORDER = ("page", "results-per-page", "order-direction", "order", "inline-relations-depth")
 
 
 def parse_paging(args, max_per_page, order_by_allowed=()):
     """Validate the paging parameters of a request (`args` is its query MultiDict)."""
     raw = {key: args.get(key) for key in _FIELD_ORDER if key in args}
-    # The old API docs call order-direction "order".
-    if "order-direction" not in raw and "order" in args:
-        raw["order-direction"] = args.get("order")
     try:
         loaded = _paging_schema(max_per_page).load(raw)
     except ValidationError as error:
@@ -97,7 +97,7 @@ def parse_paging(args, max_per_page, order_by_allowed=()):
     return Paging(
         page=loaded["page"],
         results_per_page=loaded["results_per_page"],
-        order_direction=loaded["order_direction"],
+        order_direction=loaded["order_direction"] if "order-direction" in raw else loaded["order"] or "asc",
         inline_relations_depth=loaded["inline_relations_depth"],
         q=args.getlist("q"),
         relations={name: args.get(name) for name in RELATIONS_PARAMS if name in args},

@@ -4,17 +4,20 @@
 a literal `;`. A clause is key, operator, value, split at the leftmost operator.
 """
 import re
+from datetime import date
 from typing import NamedTuple
 
 from ...errors import ApiError
-from ...fields import parse_time
+from ...fields import parse_time, time_pattern
 from ...filters import ONE_SECOND, AtSeconds, Compare, During, OneOf
 
 # The leftmost of these splits a clause; values may contain ':' (timestamps) or other operators.
 _OPERATOR = re.compile(r":|>=|<=|<|>| IN ")
 _ESCAPED_SEMICOLON = "\x00"
 # A raw '+' in a URL arrives as a space: "…T10:00:00 04:00" meant "…T10:00:00+04:00".
-_SPACE_FOR_PLUS_OFFSET = re.compile(r"^(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
+OFFSET_SIGNS = "+ -"
+TIME_FORM = re.compile(time_pattern(date.min.year, date.max.year, OFFSET_SIGNS))
+_SPACE_FOR_PLUS_OFFSET = re.compile(r"^(.*[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?) ([0-9]{2}(?::?[0-9]{2})?)$")
 
 
 class Clause(NamedTuple):
@@ -51,11 +54,13 @@ def parse(q_values, allowed_keys):
 
 
 def parse_timestamp(value):
-    """Parse an RFC 3339 / ISO 8601 time (UTC when it names no offset), truncated to its whole second."""
-    text = _SPACE_FOR_PLUS_OFFSET.sub(r"\1+\2", value.strip())
+    """Parse a time of the service's grammar (fields.time_pattern; UTC when it names no offset), truncated to
+    its whole second."""
     try:
+        if not TIME_FORM.fullmatch(value):
+            raise ValueError(value)
         # A time the store cannot hold is refused too: no stored event could be compared with it.
-        moment = parse_time(text)
+        moment = parse_time(_SPACE_FOR_PLUS_OFFSET.sub(r"\1+\2", value))
     except ValueError:
         raise ApiError("BadQueryParameter", value) from None
     return moment.replace(microsecond=0)

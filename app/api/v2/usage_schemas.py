@@ -4,7 +4,7 @@ from urllib.parse import urlsplit, urlunsplit
 from marshmallow import RAISE, Schema, fields, post_load
 from marshmallow.validate import OneOf, Range
 
-from ...fields import Guid, Text, Timestamp
+from ...fields import Guid, Integer, Text, Timestamp
 from ...presenters import Presenter
 from ...usage import APP_STATES, SERVICE_INSTANCE_TYPES, SERVICE_STATES
 
@@ -26,7 +26,7 @@ def obfuscate_url_credentials(url):
 
 
 def _integer(**kwargs):
-    return fields.Integer(strict=True, validate=COUNT, **kwargs)
+    return Integer(strict=True, validate=COUNT, **kwargs)
 
 
 def _optional_text(**kwargs):
