@@ -4,6 +4,7 @@ from flask import request
 from werkzeug.routing import BaseConverter
 
 from .errors import ApiError
+from .fields import NUL
 
 
 class StorableSegment(BaseConverter):
@@ -29,7 +30,7 @@ def read_body():
 
 def _refuse_unstorable_query():
     for key, value in request.args.items(multi=True):
-        if "\x00" in key or "\x00" in value:
+        if NUL in key or NUL in value:
             raise ApiError("BadQueryParameter", key)
 
 
@@ -37,6 +38,9 @@ def init_app(app):
     """Bind the limits to `app`; before its routes are registered, which the segment rule shapes."""
     for name in ("default", "string"):
         app.url_map.converters[name] = StorableSegment
+    # An empty segment names nothing either: /v2/spaces//auditors/u is no URL of a role (404), where Werkzeug
+    # would merge the slashes into /v2/spaces/auditors/u, another route's (405), or redirect a GET.
+    app.url_map.merge_slashes = False
     # Werkzeug refuses a body over this as soon as it is read, before reading it (413).
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     # Flask would answer OPTIONS on every route with an empty HTML 200; without CORS there is

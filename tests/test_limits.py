@@ -1,6 +1,7 @@
 """What every request is held to: path segments and query values the store can hold, a bounded body
 refused before it is read, and JSON for every method a route does not serve."""
 import json
+import re
 import socket
 import time
 
@@ -25,7 +26,7 @@ def built(rule, **overrides):
     path = rule.rule
     for name in rule.arguments - set(rule.defaults or {}):
         value = overrides.get(name, SAMPLE_ARGUMENTS[name])
-        path = path.replace(f"<{name}>", value).replace(f"<any(spaces, organizations):{name}>", value)
+        path = re.sub(rf"<(?:[^<>]*:)?{name}>", value, path)
     return path
 
 
@@ -51,6 +52,18 @@ def test_a_path_segment_the_store_cannot_hold_is_a_404_on_every_route(client, ad
             for method in methods:
                 response = client.open(path, method=method, headers=admin, json={})
                 assert_dialect_error(response, path, 404)
+
+
+@pytest.mark.parametrize("method, path", [
+    # An empty segment names nothing: Werkzeug would merge the slashes, and a client may drop them too.
+    ("PUT", "/v2/spaces//auditors/user-1"), ("DELETE", "/v2/organizations//managers/user-1"),
+    ("GET", "/v2/events//g-1"), ("GET", "/v3//apps"),
+    # No role has that plural, so the URL names no resource of any route, whatever the method (CC: 404).
+    ("PUT", "/v2/spaces/auditors/user-1"), ("DELETE", "/v2/organizations/managers/user-1"),
+    ("GET", "/v2/spaces/space-1/owners"), ("PUT", "/v2/organizations/org-1/developers2/user-1"),
+])
+def test_a_url_naming_nothing_is_a_404_whatever_its_method(client, admin, method, path):
+    assert_dialect_error(client.open(path, method=method, headers=admin), path, 404)
 
 
 @pytest.mark.parametrize("path", ["/v2/events", "/v2/app_usage_events", "/v2/service_usage_events", "/v1/events",

@@ -1,5 +1,6 @@
 """Space and organization roles, managed the CC way: PUT/DELETE /v2/spaces/{guid}/auditors/{user}."""
 from flask import request
+from werkzeug.routing import BaseConverter
 
 from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, require_scope
 from ...errors import ApiError
@@ -19,6 +20,18 @@ TARGETS = {
     "organizations": ("organization", {"users": "user", "auditors": "auditor", "managers": "manager",
                                        "billing_managers": "billing_manager"}, "OrganizationNotFound"),
 }
+
+
+class RolePlural(BaseConverter):
+    """A role's plural (auditors, managers, …): a URL with another in its place names nothing, whatever its
+    method (404, as CC's literal routes answer), never another route's resource (/v2/spaces//auditors/u,
+    its empty guid dropped by a client, is no list of the holders of a role "u")."""
+
+    regex = "|".join(sorted({plural for _, plurals, _ in TARGETS.values() for plural in plurals}, key=len,
+                            reverse=True))
+
+
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("role_plural", RolePlural))
 
 
 def _role_in(collection, guid, plural):
@@ -47,7 +60,7 @@ def _user_resource(role):
     }
 
 
-@bp.put("/<any(spaces, organizations):collection>/<guid>/<plural>/<user_guid>")
+@bp.put("/<any(spaces, organizations):collection>/<guid>/<role_plural:plural>/<user_guid>")
 def add_role(collection, guid, plural, user_guid):
     require_scope({ADMIN})
     target_type, role = _role_in(collection, guid, plural)
@@ -57,7 +70,7 @@ def add_role(collection, guid, plural, user_guid):
     return json_response(_target_resource(collection, guid), 201)
 
 
-@bp.delete("/<any(spaces, organizations):collection>/<guid>/<plural>/<user_guid>")
+@bp.delete("/<any(spaces, organizations):collection>/<guid>/<role_plural:plural>/<user_guid>")
 def remove_role(collection, guid, plural, user_guid):
     require_scope({ADMIN})
     target_type, role = _role_in(collection, guid, plural)
@@ -65,7 +78,7 @@ def remove_role(collection, guid, plural, user_guid):
     return empty_response()
 
 
-@bp.get("/<any(spaces, organizations):collection>/<guid>/<plural>")
+@bp.get("/<any(spaces, organizations):collection>/<guid>/<role_plural:plural>")
 def list_role_holders(collection, guid, plural):
     require_scope(ROLE_READERS)
     target_type, role = _role_in(collection, guid, plural)
