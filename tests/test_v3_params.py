@@ -82,9 +82,26 @@ def link_query(*pairs):
     ("a%2Cb,c", ["a,b", "c"]),
     ("100%25", ["100%"]),
     ("a+b", ["a+b"]),  # Addressable's unescape leaves '+' alone; the URL's '+' was a space already
+    # Ruby's \s is six characters, Python's all of Unicode's whitespace: CC's are the separator's.
+    ("a,\vb", ["a", "b"]),
+    ("a,\xa0b", ["a", "\xa0b"]),
+    ("a,\u2003b", ["a", "\u2003b"]),
+    ("a,\x1cb", ["a", "\x1cb"]),
 ])
 def test_split_list(value, pieces):
     assert split_list(value) == pieces
+
+
+def test_a_value_the_store_cannot_hold_is_in_no_row():
+    # %2500 on the wire is %00 in the query, and a NUL once the list decodes it: it never reaches SQL.
+    assert filters(("guids", "a,%00"), ("target_guids[not]", "b%00c,d")) == [
+        OneOf("guid", frozenset({"a"})), NoneOf("actee", frozenset({"d"}))]
+
+
+@pytest.mark.parametrize("path", ["/v3/audit_events", "/v3/apps", "/v3/roles", "/v3/app_usage_events"])
+def test_a_nul_sent_encoded_in_a_list_is_no_server_error(client, admin, path):
+    response = client.get(f"{path}?guids=%2500", headers=admin)
+    assert (response.status_code, response.get_json()["pagination"]["total_results"]) == (200, 0)
 
 
 def test_an_empty_list_is_one_empty_value_that_matches_nothing():

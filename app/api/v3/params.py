@@ -10,7 +10,7 @@ import re
 from typing import NamedTuple
 from urllib.parse import unquote
 
-from ...fields import parse_time
+from ...fields import is_storable, parse_time
 from ...filters import ONE_SECOND, AtSeconds, During, NoneOf, OneOf
 
 DEFAULT_PER_PAGE = 50
@@ -20,9 +20,12 @@ MAX_PER_PAGE = 5000
 _ORDER = re.compile(r"([+ -]?)(\w+)")
 _BRACKETED = re.compile(r"([^\[\]]+)\[([^\[\]]*)\]")
 # CC's only time format: whole seconds, UTC, 'Z' (TimestampValidator).
-_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
-_LIST_SEPARATOR = re.compile(r",\s*")
-_WHOLE_NUMBER = re.compile(r"\d+")
+_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+# A comma and the whitespace after it, as CC splits (/,\s*/: Ruby's \s is these six, Python's is all of Unicode's).
+LIST_SPACE = r" \t\n\v\f\r"
+LIST_SEPARATOR = f",[{LIST_SPACE}]*"
+_LIST_SEPARATOR = re.compile(LIST_SEPARATOR)
+_WHOLE_NUMBER = re.compile(r"[0-9]+")
 RELATIONAL = ("lt", "lte", "gt", "gte")
 
 
@@ -181,7 +184,10 @@ def _list_filters(args, key, field, query, messages, echoed):
                 messages.arrays.append(f"{humanized(key)} must be an array")
             continue
         values = split_list(value)
-        specs.append(NoneOf(field, frozenset(values)) if operator == "not" else OneOf(field, frozenset(values)))
+        # A value the store could not hold (a NUL sent as %2500) is in no row: it never reaches SQL, which
+        # would refuse it.
+        held = frozenset(value for value in values if is_storable(value))
+        specs.append(NoneOf(field, held) if operator == "not" else OneOf(field, held))
         echoed.append((f"{key}[not]" if operator == "not" else key, joined_list(values)))
     return specs
 
