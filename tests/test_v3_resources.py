@@ -726,3 +726,12 @@ def test_every_listed_resource_shows_at_its_own_link(client, admin, auth, world,
     # One the reader may not see is not found either.
     hidden = client.get(listed[0]["links"]["self"]["href"].removeprefix(BASE), headers=auth(READ, user_id="nobody"))
     assert answer(hidden)[0] == 404
+
+
+def test_a_link_names_its_resource_in_a_uri_whatever_its_guid(client, admin):
+    # An actee is any text the store holds, not a uuid: each link spells it as one segment of a URI.
+    write_audit(client, admin, [audit("e1", 0, "app 1é?", "app", "web", space="space 1", org="org-1")])
+    app = get(client, admin, "/v3/apps")["resources"][0]
+    assert app["links"] == {"self": {"href": f"{BASE}/v3/apps/app%201%C3%A9%3F"},
+                            "space": {"href": f"{BASE}/v3/spaces/space%201"}}
+    assert get(client, admin, "/v3/apps/app%201%C3%A9%3F")["guid"] == "app 1é?"

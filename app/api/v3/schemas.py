@@ -1,5 +1,5 @@
 """The v3 wire format (CC's v3 presenters), in CC's key order."""
-from urllib.parse import quote_plus
+from urllib.parse import quote
 
 from marshmallow import Schema, fields
 
@@ -8,15 +8,21 @@ from ...presenters import Attributes, PerPage, Presenter, SameAs
 from ...urls import base_url
 
 
+def _segment(text):
+    """`text` as one segment of a URI: a guid is any text the store holds (CC's are uuids, which need nothing;
+    CC escapes a user's, a ':' as %3A, as this does everything but letters, digits and '_.-~')."""
+    return quote(text, safe="")
+
+
 def link(*parts):
     """{"href": …} of a path under /v3, at the service's address as this request reached it."""
-    return {"href": "/".join((base_url(), "v3", *parts))}
+    return {"href": "/".join((base_url(), "v3", *map(_segment, parts)))}
 
 
 def _links(collection):
     def bind():
         prefix = f"{base_url()}/v3/{collection}/"
-        return lambda record: {"self": {"href": prefix + record.guid}}
+        return lambda record: {"self": {"href": prefix + _segment(record.guid)}}
 
     return PerPage(bind)
 
@@ -128,7 +134,7 @@ def _role_relationships(role):
 
 
 def _role_links(role):
-    return {"self": link("roles", role.guid), "user": link("users", quote_plus(role.user_guid)),
+    return {"self": link("roles", role.guid), "user": link("users", role.user_guid),
             **_link_to(role.target_type, f"{role.target_type}s", role.target_guid)}
 
 
@@ -152,7 +158,7 @@ class UserSchema(Schema):
     presentation_name = fields.Function(lambda r: r.username or r.guid)
     origin = fields.String()
     metadata = fields.Function(_metadata)
-    links = fields.Function(lambda r: {"self": link("users", quote_plus(r.guid))})
+    links = fields.Function(lambda r: {"self": link("users", r.guid)})
 
 
 present_audit_events = Presenter(AuditEventSchema()).many
