@@ -194,6 +194,23 @@ SHAPE = '"data": {"guid": "valid-guid"}'
      f'Relationships Space must be structured like this: "space: {{{SHAPE}}}"'),
     ({"type": "space_developer", "relationships": {"user": USER, "space": {"data": {"guid": 7}}}},
      f'Relationships Space must be structured like this: "space: {{{SHAPE}}}"'),
+    # As CC's ToOneRelationshipValidator: a relationship is its data, and a target's data its guid, only.
+    ({"type": "space_developer", "relationships": {"user": USER, "space": {"data": {"guid": "space-1", "x": 1}}}},
+     f'Relationships Space must be structured like this: "space: {{{SHAPE}}}"'),
+    ({"type": "space_developer", "relationships": {"user": USER, "space": {**SPACE, "links": {}}}},
+     f'Relationships Space must be structured like this: "space: {{{SHAPE}}}"'),
+    ({"type": "space_developer", "relationships": {"user": {"data": {"guid": "user-1", "x": 1}}, "space": SPACE}},
+     f'Relationships User must be structured like this: "user: {{{SHAPE}}}"'),
+    # A key counts by being there, as in CC, whatever its value.
+    ({"type": "space_developer", "relationships": {"user": {"data": {"guid": None, "username": "bob"}},
+                                                   "space": SPACE}},
+     "Relationships Username cannot be specified when identifying user by guid"),
+    # CC's NoAdditionalKeysValidator on the relationships.
+    ({"type": "space_developer", "relationships": {"user": USER, "space": SPACE, "app": SPACE}},
+     "Relationships Unknown field(s): 'app'"),
+    # A null user is no user (it was a server error).
+    ({"type": "space_developer", "relationships": {"user": None, "space": SPACE}},
+     "Relationships User can't be blank, Relationships User must have a username or guid specified"),
     # Several mistakes, one error, in CC's validator order: fields, relationships, type.
     ({"foo": 1, "type": "nope"},
      f"Unknown field(s): 'foo', Relationships 'relationships' is not an object, Type must be one of the allowed "

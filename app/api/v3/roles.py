@@ -109,12 +109,14 @@ def delete_role(guid):
 
 
 def _data(relationships, key, messages, shape):
-    """The `data` object of one relationship, or None; a message when it is not shaped as `shape`."""
+    """The `data` object of one relationship, or None; a message when it is not shaped as `shape`: a
+    relationship holds `data` and nothing else, and a space's or organization's data its guid only (CC's
+    ToOneRelationshipValidator; a user's data is checked by _user_guid)."""
     relationship = relationships.get(key)
     if relationship is None:
         return None
-    data = relationship.get("data") if isinstance(relationship, dict) else None
-    if not isinstance(data, dict):
+    data = relationship.get("data") if isinstance(relationship, dict) and set(relationship) == {"data"} else None
+    if not isinstance(data, dict) or (key != "user" and set(data) != {"guid"}):
         messages.append(f"Relationships {key.capitalize()} must be structured like this: \"{key}: {shape}\"")
         return None
     return data
@@ -130,16 +132,20 @@ def _guid(data, key, messages):
 
 
 def _user_guid(data, messages):
-    """The user a role is for, by guid or by the built-in issuer's username (and origin uaa)."""
-    if data.get("guid") is not None and data.get("username") is not None:
+    """The user a role is for, by guid or by the built-in issuer's username (and origin uaa). As CC, a key
+    counts by being there, whatever its value, and a user by guid has only its guid."""
+    if "guid" in data and "username" in data:
         messages.append("Relationships Username cannot be specified when identifying user by guid")
         return None
-    if data.get("origin") is not None and data.get("username") is None:
+    if "origin" in data and "username" not in data:
         messages.append("Relationships User origin cannot be specified without specifying the username")
         return None
-    username = data.get("username")
-    if username is None:
+    if "guid" in data and set(data) != {"guid"}:
+        messages.append('Relationships User must be structured like this: "user: {"data": {"guid": "valid-guid"}}"')
+        return None
+    if "username" not in data:
         return _guid(data, "user", messages)
+    username = data["username"]
     origin = data.get("origin")
     user = isinstance(username, str) and is_storable(username) and origin in (None, "uaa") and db.session.scalar(
         select(User).where(User.username == username))
@@ -163,6 +169,8 @@ def _requested_role(body):
         messages.append("Relationships 'relationships' is not an object")
     elif not relationships:
         messages.append("Relationships 'relationships' must include one or more valid relationships")
+    elif unknown := [key for key in relationships if key not in ("user", "space", "organization")]:
+        messages.append("Relationships Unknown field(s): " + ", ".join(f"'{key}'" for key in unknown))
     role_type = body.get("type")
     if not isinstance(role_type, str) or role_type not in roles.TYPES:
         messages.append('Type must be one of the allowed types [' + ", ".join(f'"{t}"' for t in TYPE_NAMES) + "]")
@@ -173,7 +181,7 @@ def _requested_role(body):
     user = _data(relationships, "user", messages, shape)
     space = _data(relationships, "space", messages, shape)
     organization = _data(relationships, "organization", messages, shape)
-    if user is None and "user" not in relationships:
+    if relationships.get("user") is None:  # absent or null, as CC's presence validation reads it
         messages += ["Relationships User can't be blank", "Relationships User must have a username or guid specified"]
     if space is not None and organization is not None:
         messages.append("Relationships cannot specify both an organization and a space.")
