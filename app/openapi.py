@@ -7,7 +7,12 @@ The document is made, never written by hand where the code has a definition to m
 - v2 and v1 paging parameters from their schemas too; v3 parameters from each endpoint's `ListQuery`
   (app/api/v3/params.py), q keys, order-by names and page limits from the constants the views use;
 - the routes from the app's URL map: an operation is documented when, and only when, its route exists.
-  `undocumented(app)` names the routes that have no entry here (tests/test_openapi.py fails on any).
+  `undocumented(app)` names the routes that have no entry here (tests/test_openapi.py fails on any);
+- every rule the service enforces on a request, as a pattern, format, bound or enum built from the
+  grammar the service checks with (fields.time_pattern, params.LIST_SEPARATOR, fields.NUL, …); the few no
+  schema can express (a period's end before its start, a cursor naming no event) said in words, in the
+  description of what they constrain;
+- links from an answer to the operations its guids name, which schemathesis' stateful phase follows.
 
 What no schema defines (list envelopes, discovery, usage reports, the issuer's answers) is described here;
 the schemathesis run (tests/test_schemathesis.py) checks every answer of the live service against it.
@@ -17,7 +22,9 @@ import copy
 import functools
 import hashlib
 import inspect
+import itertools
 import re
+from datetime import date
 from importlib import metadata
 
 import swagger_ui_bundle
@@ -36,6 +43,7 @@ from .api.v1 import schemas as v1_schemas
 from .api.v2 import apps as v2_apps
 from .api.v2 import events as v2_events
 from .api.v2 import paging as v2_paging
+from .api.v2 import query as v2_query
 from .api.v2 import roles as v2_roles
 from .api.v2 import schemas as v2_schemas
 from .api.v2 import usage_events as v2_usage
@@ -47,11 +55,24 @@ from .api.v3 import roles as v3_roles
 from .api.v3 import schemas as v3_schemas
 from .api.v3 import stats as v3_stats
 from .api.v3 import usage_events as v3_usage
-from .fields import GUID_PATTERN, Guid, JsonObject, Text, Timestamp
+from .fields import (
+    CLOCK,
+    FIRST_YEAR,
+    GUID_PATTERN,
+    LAST_YEAR,
+    MAX_JSON_DEPTH,
+    Guid,
+    JsonObject,
+    Text,
+    Timestamp,
+    date_pattern,
+    time_pattern,
+)
 from .issuer import LOGIN_PROMPTS
 from .models import AppUsageEvent, Event, KnownResource, Role, ServiceUsageEvent, User
 from .presenters import Attributes, PerPage, SameAs
 from .responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
+from .serving import HEADER_LIMITS, MAX_REQUEST_LINE
 from .writes import MAX_BATCH
 
 bp = Blueprint("openapi", __name__)
@@ -96,6 +117,7 @@ INTEGER = {"type": "integer"}
 NUMBER = {"type": "number"}
 BOOLEAN = {"type": "boolean"}
 NULL = {"type": "null"}
+NOTHING = {"not": {}}  # the false schema (apispec would read a bare false as a component's name)
 DATE_TIME = {"type": "string", "format": "date-time"}
 
 
@@ -133,8 +155,23 @@ def json_content(schema, example=None):
 
 
 def comma_list(pattern):
-    """A comma list of `pattern` values, as v3 reads them (a comma and the spaces after it separate)."""
-    return f"^{pattern}(,\\s*{pattern})*$"
+    """A comma list of `pattern` values, as v3 reads them (a comma and the whitespace after it separate)."""
+    return f"^{pattern}(?:{v3_params.LIST_SEPARATOR}{pattern})*$"
+
+
+# Text the store could hold: no NUL (fields.NUL; limits.py refuses it in any query value, the fields in any
+# body string). `[^\x00]` is how a pattern spells "not fields.NUL" (tests/test_openapi.py holds it so).
+NOT_NUL = "[^\\x00]"
+NO_NUL = f"^{NOT_NUL}*$"
+
+
+def storable(schema):
+    """`schema`, its strings refusing NUL (those with a pattern or an enum of their own refuse it already)."""
+    if schema.get("type") == "array":
+        return {**schema, "items": storable(schema["items"])}
+    if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema:
+        return {**schema, "pattern": NO_NUL}
+    return schema
 
 
 # --- Marshmallow schemas to JSON Schema ---------------------------------------------------------------
@@ -164,6 +201,10 @@ def to_one():
 
 
 V3_METADATA = obj({"labels": obj({}), "annotations": obj({})})
+# Rules between the fields of a written event, which no schema can say.
+SPACE_URL_RULE = "Empty, or /v2/spaces/ followed by the event's space_guid"
+KNOWN_TYPE_RULE = ("A type of the catalogue (GET /v1/event_types) needs the fields it lists in its metadata "
+                   "(type_data), with their types; a rule per type, stated there rather than here")
 ROLE_TYPES = [name for name in v3_roles.TYPE_NAMES if name in role_store.TYPES]
 # What a Function or Method field outputs, which its code says and its declaration does not; also
 # fields whose value may be null although their column is not (a user the issuer does not know).
@@ -204,6 +245,11 @@ FIELD_SCHEMAS = {
     ("UserSchema", "origin"): nullable(STRING),
     ("UserSchema", "metadata"): V3_METADATA,
     ("UserSchema", "links"): obj({"self": HREF}),
+    # Write-only fields the store derives and checks against others: said in words, which is all a schema can.
+    ("EventWriteSchema", "type"): {"type": "string", "minLength": 1, "maxLength": 255,
+                                   "pattern": v2_schemas.EVENT_TYPE.regex.pattern, "description": KNOWN_TYPE_RULE},
+    ("EventWriteSchema", "space_url"): {"type": ["string", "null"], "pattern": f"^(?:/v2/spaces/{NOT_NUL}*)?$",
+                                        "writeOnly": True, "description": SPACE_URL_RULE},
 }
 
 
@@ -247,9 +293,34 @@ def _field_schema(converter, field, ret, **kwargs):
         found["maxLength"] = field.max_length
         if not field.allow_empty:
             found["minLength"] = 1
+        if "pattern" not in ret and "enum" not in ret:
+            found["pattern"] = NO_NUL
     if isinstance(field, Guid):
         found["pattern"] = GUID_PATTERN.pattern
+    if isinstance(field, Timestamp):
+        ret.pop("format")  # the service reads more than RFC 3339's date-time: TIME says what
+        found.update(pattern=TIME, description=TIME_DESCRIPTION)
+    if isinstance(field, JsonObject):
+        ret.clear()
+        return ref("JsonObject")
     return found
+
+
+# A time as the service reads it (fields.time_pattern), in the years whose every time the store holds.
+TIME = f"^{time_pattern(FIRST_YEAR, LAST_YEAR)}$"
+BOUNDS_IN_UTC = (f"The store holds times from {FIRST_YEAR} to {LAST_YEAR} in UTC: one whose offset carries it out "
+                 f"of them (on {FIRST_YEAR}-01-01 or {LAST_YEAR}-12-31) is refused, a rule no pattern can say.")
+TIME_DESCRIPTION = ("RFC 3339 with `T` or a space between date and time, any fraction of a second, and an offset "
+                    "(`Z`, ±hh, ±hhmm or ±hh:mm), or none for UTC. " + BOUNDS_IN_UTC)
+# Metadata: any JSON object the store can hold (fields.check_json).
+JSON_SCHEMAS = {
+    "JsonObject": {"type": "object", "propertyNames": {"pattern": NO_NUL}, "additionalProperties": ref("JsonValue"),
+                   "description": f"Any JSON object without NUL in a key or a string, at most {MAX_JSON_DEPTH} "
+                                  "levels deep: a bound said here only, since its schema would be as many nested "
+                                  "copies of this one."},
+    "JsonValue": {"anyOf": [{"type": ["string", "number", "boolean", "null"], "pattern": NO_NUL},
+                            array(ref("JsonValue")), ref("JsonObject")]},
+}
 
 
 def _output_field(converter, field, ret, model):
@@ -284,7 +355,9 @@ class Components:
         self.converter.add_attribute_function(_field_schema)
         plugin.map_to_openapi_type(Timestamp, "string", "date-time")
         plugin.map_to_openapi_type(JsonObject, "object", None)
-        self.made = set()
+        self.made = set(JSON_SCHEMAS)
+        for name, schema in JSON_SCHEMAS.items():
+            spec.components.schema(name, component=schema)
 
     def schema(self, name, schema=None, json_schema=None):
         """A $ref to component `name`: a Marshmallow schema instance converted, or a JSON Schema as is."""
@@ -322,6 +395,8 @@ class Components:
                 parameter["schema"]["type"] = types[0] if len(types) == 1 else types
             if parameter["schema"].get("default", 0) is None:
                 del parameter["schema"]["default"]
+            if None in parameter["schema"].get("enum", ()):
+                parameter["schema"]["enum"].remove(None)
             parameter.pop("required", None)
         return parameters
 
@@ -355,6 +430,14 @@ STATUS_MEANINGS = {
     422: "The body or a parameter is well formed but not acceptable",
     503: "The event store is unavailable, or the usage rollups are still being built; try again later",
 }
+# What the server in front of the app (gunicorn, nginx) answers before the app reads the request, so in v2's
+# shape whatever the path (app/serving.py): a request line or headers over their limits.
+FRONT_ERRORS = {
+    414: (("RequestLineTooLong", MAX_REQUEST_LINE),
+          f"The request line (the path and query) is longer than {MAX_REQUEST_LINE} bytes"),
+    431: (("RequestHeadersTooLarge", HEADER_LIMITS), f"The request headers are over the limit: {HEADER_LIMITS}"),
+}
+FRONT_STATUSES = frozenset(FRONT_ERRORS)
 
 
 def dialect_of(path):
@@ -367,6 +450,10 @@ def dialect_of(path):
 
 
 def error_response(path, status):
+    if status in FRONT_ERRORS:
+        (name, *args), description = FRONT_ERRORS[status]
+        example = error_catalogue.v2_body(error_catalogue.ApiError(name, *args))
+        return {"description": description, "content": json_content(ref("V2Error"), example)}
     example = None
     if status in STATUS_ERRORS:
         name, *args = STATUS_ERRORS[status]
@@ -402,23 +489,31 @@ def query(name, schema, description=None, required=False, **more):
 PRETTY = query("pretty", STRING, "Indent the JSON (any value but empty, 0 or false)")
 # v2's q language (app/api/v2/query.py): clauses of key, operator, value, joined by ';' (';;' is a literal ';').
 Q_OPERATORS = ":|>=|<=|<|>| IN "
+# A time in a q value (query.parse_timestamp): an offset's '+' may arrive as a space.
+Q_TIME = time_pattern(FIRST_YEAR, LAST_YEAR, v2_query.OFFSET_SIGNS)
 
 
 def q_parameter(keys, time_keys=()):
-    clause = f"({'|'.join(re.escape(key) for key in keys)})({Q_OPERATORS})([^;]|;;)*"
+    """q as query.parse reads it: a time key takes a time, or nothing (no value); the others any text."""
+    text_keys = [key for key in keys if key not in time_keys]
+    time = f"(?:{Q_TIME})?"
+    clauses = [f"(?:{'|'.join(re.escape(key) for key in text_keys)})(?:{Q_OPERATORS})(?:[^;\\x00]|;;)*"]
+    if time_keys:
+        clauses.append(f"(?:{'|'.join(re.escape(key) for key in time_keys)})"
+                       f"(?:(?::|>=|<=|<|>){time}| IN {time}(?:,{time})*)")
+    clause = f"(?:{'|'.join(clauses)})"
     description = (f"Filters, ANDed: `key:value`, `key>=value` (also `<=`, `<`, `>`) or `key IN a,b`; keys "
                    f"{', '.join(f'`{key}`' for key in keys)}"
-                   + (f"; {', '.join(time_keys)} take ISO 8601 times, whole seconds" if time_keys else "")
+                   + (f"; {', '.join(time_keys)} take times ({TIME_DESCRIPTION}), naming whole seconds"
+                      if time_keys else "")
                    + ". Several q parameters, or clauses joined by `;`, are ANDed; an empty value matches events "
-                   "that have none.")
-    return query("q", array({"type": "string", "pattern": f"^({clause})(;{clause})*;?$"}), description,
+                   "that have none; an empty q is no filter.")
+    return query("q", array({"type": "string", "pattern": f"^(?:{clause}(?:;{clause})*;?)?$"}), description,
                  style="form", explode=True)
 
 
 def v2_list_parameters(components, max_per_page, q_keys=(), time_keys=(), order_by=(), after_guid=False):
     parameters = components.query_parameters(v2_paging._paging_schema(max_per_page))
-    order_direction = next(p for p in parameters if p["name"] == "order-direction")
-    parameters.append({**order_direction, "name": "order", "description": "The old name of order-direction"})
     if q_keys:
         parameters.append(q_parameter(q_keys, time_keys))
     if order_by:
@@ -427,14 +522,14 @@ def v2_list_parameters(components, max_per_page, q_keys=(), time_keys=(), order_
                                 style="form", explode=True))
     if after_guid:
         parameters.append(query("after_guid", {"type": "string", "minLength": 1}, "Only the events after this "
-                                "one, in stream order (400 when the stream has no such event)"))
+                                f"one, in stream order ({AFTER_GUID_RULE})"))
     parameters += [query(name, STRING, "Carried into the paging links; no effect")
                    for name in v2_paging.RELATIONS_PARAMS]
     return [*parameters, PRETTY]
 
 
-# params._TIMESTAMP, with digits only where a time has them (params.parse_time then refuses a 31 February).
-V3_TIME = r"(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ"
+# v3's one time format (params._TIMESTAMP), each day of the years whose every time the store holds.
+V3_TIME = f"{date_pattern(FIRST_YEAR, LAST_YEAR)}T{CLOCK}Z"
 
 
 def v3_list_parameters(list_query):
@@ -443,20 +538,24 @@ def v3_list_parameters(list_query):
         query("page", {"type": "integer", "minimum": 1, "default": 1}),
         query("per_page", {"type": "integer", "minimum": 1, "maximum": list_query.max_per_page,
                            "default": v3_params.DEFAULT_PER_PAGE}),
-        query("order_by", {"type": "string", "enum": [f"{sign}{name}" for name in list_query.orders
-                                                      for sign in ("", "+", "-")]},
-              "`-` for descending"),
+        # As params._ORDER reads it: "" is no order_by at all (CC validates only a present one), and a raw
+        # '+' arrives as a space.
+        query("order_by", {"type": "string", "enum": ["", *(f"{sign}{name}" for name in list_query.orders
+                                                           for sign in ("", "+", " ", "-"))]},
+              "`-` for descending; empty for the default order"),
     ]
     for key, field in list_query.times.items():
         if field is None:
             continue  # CC names it a parameter, and refuses it
         parameters.append(query(key, {"type": "string", "pattern": comma_list(V3_TIME)},
-                                "Times (YYYY-MM-DDThh:mm:ssZ), each naming its whole second; ORed"))
+                                f"Times (YYYY-MM-DDThh:mm:ssZ, {FIRST_YEAR} to {LAST_YEAR}), each naming its whole "
+                                "second; ORed"))
         parameters += [query(f"{key}[{operator}]", {"type": "string", "pattern": f"^{V3_TIME}$"},
                              f"{operator}: one time; ANDed with the others") for operator in v3_params.RELATIONAL]
     for key in list_query.singles:
-        parameters.append(query(key, {"type": "string", "minLength": 1}, "One guid: only the events after it "
-                                "(422 when the stream has no such event)"))
+        # One guid, so no comma (usage_events._parsed refuses a list).
+        parameters.append(query(key, {"type": "string", "pattern": "^[^,\\x00]+$"}, "One guid: only the events "
+                                f"after it ({AFTER_GUID_RULE})"))
     for key in list_query.lists:
         parameters.append(query(key, STRING, "A comma list; any of them"))
         if key in list_query.excludable:
@@ -466,9 +565,27 @@ def v3_list_parameters(list_query):
     return parameters
 
 
+def names_list(max_length):
+    """A v3 comma list (params.split_list) of names the store could hold, one at least: each piece of at most
+    `max_length` characters, and none %00, which the list's own percent-decoding makes a NUL."""
+    char = "(?:[^,\\x00%]|%(?!00))"
+    first = f"(?:[^,\\x00%{v3_params.LIST_SPACE}]|%(?!00))"  # whitespace after a comma is the separator's
+    later = f"(?:{first}{char}{{0,{max_length - 1}}})"
+    separator = v3_params.LIST_SEPARATOR
+    return (f"^(?:{char}{{1,{max_length}}}(?:{separator}{later}?)*"
+            f"|(?:{separator})+{later}(?:{separator}{later}?)*)$")
+
+
+# A rule of the store's content, which no schema can say: the cursor must name an event of the stream.
+AFTER_GUID_RULE = "refused when the stream has no such event"
+
+
 def include_parameter(includes):
-    return query("include", {"type": "string", "pattern": comma_list(f"({'|'.join(includes)})")},
-                 "Related resources to include: " + ", ".join(includes))
+    # Each at most once (CC refuses one named twice): every order of every choice, spelled out.
+    choices = [v3_params.LIST_SEPARATOR.join(names)
+               for count in range(1, len(includes) + 1) for names in itertools.permutations(includes, count)]
+    return query("include", {"type": "string", "pattern": f"^(?:{'|'.join(choices)})$"},
+                 "Related resources to include, each once: " + ", ".join(includes))
 
 
 # --- the document -------------------------------------------------------------------------------------
@@ -485,8 +602,9 @@ class Operations:
         """An operation; `errors` are the statuses of the path's error dialect it may answer with."""
         path_names = re.findall(r"{(\w+)}", path)
         declared = {p["name"] for p in parameters if p["in"] == "path"}
-        parameters = [*(path_parameter(name) for name in path_names if name not in declared), *parameters]
-        statuses = set(errors)
+        parameters = [*(path_parameter(name) for name in path_names if name not in declared),
+                      *({**p, "schema": storable(p["schema"])} if p["in"] == "query" else p for p in parameters)]
+        statuses = set(errors) | FRONT_STATUSES
         if path_names:
             statuses.add(404)
         if security is None:
@@ -506,6 +624,17 @@ class Operations:
         self.table[path, method] = operation
         if optional:
             self.optional.add((path, method))
+
+    def link(self, source, status, name, target, parameters):
+        """A link from `source`'s answer `status` to operation `target`, (path, method) each: the parameters it
+        takes from that request or answer ({parameter: runtime expression})."""
+        path, method = target
+        operation = self.table[source]
+        response = {**operation["responses"][status]}
+        response["links"] = {**response.get("links", {}), name: {
+            "operationRef": "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method,
+            "parameters": parameters}}
+        operation["responses"] = {**operation["responses"], status: response}
 
 
 def ok(description, schema=None, status=200, content_type=JSON, example=None, headers=None):
@@ -670,15 +799,33 @@ SCALINGO_USER_FIELDS = {"id": "actor", "email": "actor_name", "username": "actor
 
 def scalingo_write_schema(write):
     """An event in Scalingo's vocabulary, as POST /v2/events also takes it: each key as the store field it
-    becomes (`write`: V2EventWrite's JSON Schema). Without type_data, the other keys are the type's data
-    (the 2015 API), so any key may come."""
+    becomes (`write`: V2EventWrite's JSON Schema), never a store key of the actor or target. With type_data,
+    no other key; without it, the other keys are the type's data (the 2015 API), so any key may come."""
     fields = write["properties"]
     properties = {key: fields[field] for key, field in SCALINGO_FIELDS.items()}
     properties["app_name"] = nullable(properties["app_name"])  # no name: ""
-    properties["user"] = obj({key: fields[field] for key, field in SCALINGO_USER_FIELDS.items()},
-                             optional=("email", "username"))
-    return {**obj(properties, optional=[key for key in properties if key != "type"], additional=True),
-            "anyOf": [{"required": [key]} for key in sorted(v1_schemas.SCALINGO_KEYS)]}
+    properties["user"] = nullable(obj({key: fields[field] for key, field in SCALINGO_USER_FIELDS.items()},
+                                      optional=("email", "username")))
+    properties.update({key: fields[key] for key in sorted(v1_schemas.STORE_KEYS - v1_schemas.STORE_ACTOR_KEYS)})
+    properties.update({key: NOTHING for key in sorted(v1_schemas.STORE_ACTOR_KEYS)})
+    type_data = properties.pop("type_data")
+    optional = [key for key in properties if key != "type"]
+    # Where no user acted, an addon that did is the actor: a name as an actor's, or null for none.
+    addon = {"addon_provider": nullable(fields["actor"])}
+
+    def unless_a_user(schema):
+        return {"anyOf": [{"required": ["user"], "properties": {"user": {"type": "object"}}}, schema]}
+
+    # An app's name only beside its id.
+    named_app = {"anyOf": [{"required": ["app_id"]}, {"properties": {"app_name": NOTHING}}]}
+    with_type_data = {**obj({**properties, "type_data": type_data}, optional=optional),
+                      "allOf": [named_app, unless_a_user({"properties": {"type_data": {"properties": addon}}})]}
+    scalingo_only = sorted(v1_schemas.SCALINGO_KEYS - {"type_data"})
+    of_2015 = {**obj({**properties, "type_data": NOTHING}, optional=[*optional, "type_data"],
+                     additional=ref("JsonValue")), "propertyNames": {"pattern": NO_NUL},
+               "allOf": [{"anyOf": [{"required": [key]} for key in scalingo_only]}, named_app,
+                         unless_a_user({"properties": addon})]}
+    return {"anyOf": [with_type_data, of_2015]}
 
 
 def add_v2(ops, components):
@@ -716,6 +863,9 @@ def add_v2(ops, components):
                 ok("The event", resource), parameters=[PRETTY], errors=(503,))
         ops.add(f"{collection.path}/{purge}", "post", "Replace the stream by the running apps' or existing "
                 "instances' events (admin)", "v2", ok("Done", status=204), errors=(503,))
+        # The purge's path is also an event's by that guid, which GET shows (404 while there is none), as CC.
+        ops.add(f"{collection.path}/{purge}", "get", f"The {stream.replace('_', ' ')[:-1]} whose guid is {purge}",
+                "v2", ok("The event", resource), parameters=[PRETTY], errors=(404, 503))
     add_v2_roles(ops, components)
     app_resource = obj({"metadata": obj({"guid": STRING, "url": STRING, "created_at": DATE_TIME,
                                          "updated_at": DATE_TIME}),
@@ -790,13 +940,19 @@ def add_v3_stats(ops, components):
             "v3", ok("Most first, each with its events per day", obj({
                 **span, "types": array(STRING), "dates": array({"type": "string", "format": "date"}),
                 "resources": array(target)})),
-            parameters=[query("types", {"type": "string", "default": "app.crash"}, "A comma list of event types"),
+            parameters=[query("types", {"type": "string", "default": "app.crash", "pattern": names_list(255)},
+                              "A comma list of event types, at least one"),
                         days, whole("limit", v3_stats.DEFAULT_LIMIT, v3_stats.MAX_LIMIT, "How many targets")],
             errors=(503,))
     ops.add("/v3/app_usage_states/{guid}", "get", "One app's usage events, newest first (extension)", "v3",
             ok("In /v3/app_usage_events' format", obj({"resources": array(components.schema("V3AppUsageEvent"))})),
             parameters=[whole("per_page", v3_stats.DEFAULT_USAGE, v3_stats.MAX_USAGE, "At most this many")],
             errors=(503,))
+
+
+# Rules of the store's content, which no schema can say.
+USERNAME_RULE = "refused when no user has that name"
+ROLE_EXISTS_RULE = "refused when the user holds that role already"
 
 
 def add_v3_roles(ops, components):
@@ -806,16 +962,23 @@ def add_v3_roles(ops, components):
                     "spaces": array(components.schema("V3Space"))}, optional=("users", "organizations", "spaces"))
     ops.add("/v3/roles", "get", "Roles in spaces and organizations", "v3",
             ok("A page", v3_list(role, included)), parameters=v3_list_parameters(v3_roles.QUERY), errors=(422, 503))
-    relationship = obj({"data": obj({"guid": STRING})})
-    user_relationship = obj({"data": {"anyOf": [obj({"guid": STRING}),
-                                                obj({"username": STRING, "origin": {"type": "string",
-                                                                                    "enum": ["uaa"]}},
-                                                    optional=("origin",))]}})
-    body = obj({"type": {"type": "string", "enum": ROLE_TYPES},
-                "relationships": obj({"user": user_relationship, "space": relationship,
-                                      "organization": relationship}, optional=("space", "organization"))})
+    # As roles._requested_role reads it (CC's RoleCreateMessage): a relationship is its data, a space's or
+    # organization's its guid only; a user by guid, or by username (extra keys ignored there, as in CC) and the
+    # issuer's origin; and a space role's target is a space, an organization role's an organization.
+    guid = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": GUID_PATTERN.pattern}
+    relationship = obj({"data": obj({"guid": guid})})
+    by_username = {"type": "object", "required": ["username"], "properties": {
+        "username": {"type": "string", "maxLength": 255, "pattern": NO_NUL,
+                     "description": f"A user the built-in issuer knows ({USERNAME_RULE})"},
+        "origin": {"enum": ["uaa", None]}, "guid": NOTHING}}
+    user_relationship = obj({"data": {"anyOf": [obj({"guid": guid}), by_username]}})
+    bodies = [obj({"type": {"type": "string", "enum": [name for name in ROLE_TYPES
+                                                       if role_store.TYPES[name][0] == target]},
+                   "relationships": obj({"user": user_relationship, target: relationship})})
+              for target in ("space", "organization")]
     ops.add("/v3/roles", "post", "Give a user a role (admin)", "v3", ok("The role", role, 201), errors=(422, 503),
-            body=json_body(body, "The role: its type, its user, and its space or organization"))
+            body=json_body({"anyOf": bodies}, "The role: its type, its user, and its space or organization "
+                                              f"({ROLE_EXISTS_RULE})"))
     with_included = components.extended("V3RoleWithIncluded", "V3Role", {"included": included})
     ops.add("/v3/roles/{guid}", "get", "One role", "v3", ok("The role (and what `include` asks for)", with_included),
             parameters=[include_parameter(v3_roles.INCLUDES)], errors=(422, 503))
@@ -823,11 +986,15 @@ def add_v3_roles(ops, components):
             errors=(503,))
 
 
+# A rule between two parameters, which no schema can say.
+PERIOD_RULE = f"not before start, and at most {reports.MAX_PERIOD_DAYS} days from it"
+
+
 def add_usage_reports(ops, components):
-    dated = [query("start", {"type": "string", "format": "date", "pattern": f"^{usage_reports.DATE.pattern}$"},
-                   "The period's first day, YYYY-MM-DD (UTC)", required=True),
-             query("end", {"type": "string", "format": "date", "pattern": f"^{usage_reports.DATE.pattern}$"},
-                   f"Its last day, included; at most {reports.MAX_PERIOD_DAYS} days after start", required=True)]
+    # Any calendar day (usage_reports._date: what date.fromisoformat reads of YYYY-MM-DD).
+    day = {"type": "string", "format": "date", "pattern": f"^{date_pattern(date.min.year, date.max.year)}$"}
+    dated = [query("start", day, "The period's first day, YYYY-MM-DD (UTC)", required=True),
+             query("end", day, f"Its last day, included: {PERIOD_RULE}", required=True)]
     formats = query("format", {"type": "string", "enum": list(usage_reports.FORMATS)},
                     "json (default) or csv; without it, an Accept that prefers text/csv gives CSV")
     text = nullable(STRING)
@@ -927,7 +1094,44 @@ def documented_operations(components):
     add_v3(ops, components)
     add_usage_reports(ops, components)
     add_operations_endpoints(ops)
+    add_links(ops)
     return ops
+
+
+def add_links(ops):
+    """What an answer names that another operation takes: the stateful tests follow these links, so each must
+    build a URL of something that exists (tests/test_openapi.py checks each names real parameters and fields)."""
+    first = "$response.body#/resources/0"
+    for stream in ("app_usage_events", "service_usage_events"):
+        v2_guid, v3_guid = {"guid": f"{first}/metadata/guid"}, {"guid": f"{first}/guid"}
+        ops.link((f"/v2/{stream}", "get"), "200", "next", (f"/v2/{stream}", "get"), {"after_guid": v2_guid["guid"]})
+        ops.link((f"/v2/{stream}", "get"), "200", "event", (f"/v2/{stream}/{{guid}}", "get"), v2_guid)
+        ops.link((f"/v2/{stream}", "post"), "201", "event", (f"/v2/{stream}/{{guid}}", "get"),
+                 {"guid": "$response.body#/metadata/guid"})
+        ops.link((f"/v3/{stream}", "get"), "200", "next", (f"/v3/{stream}", "get"), {"after_guid": v3_guid["guid"]})
+        ops.link((f"/v3/{stream}", "get"), "200", "event", (f"/v3/{stream}/{{guid}}", "get"), v3_guid)
+    ops.link(("/v3/app_usage_events", "get"), "200", "states", ("/v3/app_usage_states/{guid}", "get"),
+             {"guid": f"{first}/app/guid"})
+    for method in ("get", "delete"):
+        ops.link(("/v2/events", "get"), "200", f"{method}Event", ("/v2/events/{guid}", method),
+                 {"guid": f"{first}/metadata/guid"})
+        ops.link(("/v2/events", "post"), "201", f"{method}Event", ("/v2/events/{guid}", method),
+                 {"guid": "$response.body#/metadata/guid"})
+        ops.link(("/v3/roles", "get"), "200", f"{method}Role", ("/v3/roles/{guid}", method), {"guid": f"{first}/guid"})
+        ops.link(("/v3/roles", "post"), "201", f"{method}Role", ("/v3/roles/{guid}", method),
+                 {"guid": "$response.body#/guid"})
+    ops.link(("/v2/events", "get"), "200", "spaceApps", ("/v2/spaces/{space_guid}/apps", "get"),
+             {"space_guid": f"{first}/entity/space_guid"})
+    ops.link(("/v1/events", "get"), "200", "event", ("/v1/apps/{app}/events/{event_id}", "get"),
+             {"app": "$response.body#/events/0/app_id", "event_id": "$response.body#/events/0/id"})
+    for kind in ("audit_events", "apps", "spaces", "organizations"):
+        ops.link((f"/v3/{kind}", "get"), "200", "show", (f"/v3/{kind}/{{guid}}", "get"), {"guid": f"{first}/guid"})
+    for collection in v2_roles.TARGETS:
+        role = f"/v2/{collection}/{{guid}}/{{plural}}"
+        same = {name: f"$request.path.{name}" for name in ("guid", "plural", "user_guid")}
+        ops.link((f"{role}/{{user_guid}}", "put"), "201", "revoke", (f"{role}/{{user_guid}}", "delete"), same)
+        ops.link((f"{role}/{{user_guid}}", "put"), "201", "holders", (role, "get"),
+                 {"guid": same["guid"], "plural": same["plural"]})
 
 
 _CONVERTER = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
@@ -955,12 +1159,23 @@ def openapi_paths(rule):
 
 
 def routes(app):
-    """{(OpenAPI path, method): (endpoint, the path's any() values)} of every route the app serves."""
+    """{(OpenAPI path, method): (endpoint, the path's any() values)} of every route the app serves.
+
+    A path without parameters may be another rule's too, with a parameter taking its last segment (a v2
+    usage stream's purge path is an event's guid): each method the URL map answers there is one of its
+    operations, as the Allow header of a 405 there lists them."""
     found = {}
     for rule in app.url_map.iter_rules():
         for path, taken in expansions(rule):
             for method in sorted(rule.methods - IMPLIED_METHODS):
                 found[path, method.lower()] = (rule.endpoint, taken)
+    adapter = app.url_map.bind("localhost")
+    for path in {path for path, _ in found if "{" not in path}:
+        for method in sorted(set(adapter.allowed_methods(path)) - IMPLIED_METHODS):
+            if (path, method.lower()) not in found:
+                rule, arguments = adapter.match(path, method, return_rule=True)
+                found[path, method.lower()] = (rule.endpoint, tuple(
+                    arguments[name] for name in sorted(rule.arguments) if name not in (rule.defaults or {})))
     return found
 
 

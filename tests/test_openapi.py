@@ -17,9 +17,12 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31
 from app import openapi
 from app.api.v1 import schemas as v1_schemas
 from app.api.v2 import events as v2_events
+from app.api.v2 import query as v2_query
 from app.api.v2 import usage_events as v2_usage
 from app.api.v2.schemas import EventWriteSchema
 from app.api.v3 import params as v3_params
+from app.errors import ApiError
+from app.fields import NUL
 from app.writes import MAX_BATCH
 from tests.conftest import make_app
 from tests.dialects import assert_error_shape
@@ -106,7 +109,8 @@ def test_the_parameters_carry_the_codes_limits():
         "type": "integer", "minimum": 1, "maximum": v3_params.MAX_PER_PAGE, "default": v3_params.DEFAULT_PER_PAGE}
     assert parameter("/v3/audit_events", "page")["schema"]["minimum"] == 1
     assert parameter("/v3/audit_events", "order_by")["schema"]["enum"] == [
-        "created_at", "+created_at", "-created_at", "updated_at", "+updated_at", "-updated_at"]
+        "", "created_at", "+created_at", " created_at", "-created_at",
+        "updated_at", "+updated_at", " updated_at", "-updated_at"]
     assert parameter("/v3/audit_events", "target_guids[not]")
     assert parameter("/v3/app_usage_events", "after_guid")
     assert parameter("/v2/events", "results-per-page")["schema"]["maximum"] == v2_events.MAX_PER_PAGE
@@ -172,7 +176,7 @@ def test_every_operation_is_in_a_declared_section():
 def test_each_error_is_in_its_dialects_shape(path):
     for operation in DOCUMENT["paths"][path].values():
         for status, response in operation["responses"].items():
-            if int(status) < 400 or path == "/readyz":
+            if int(status) < 400 or int(status) in openapi.FRONT_STATUSES or path == "/readyz":
                 continue
             content = response["content"]["application/json"]
             assert content["schema"] == openapi.ref(openapi.dialect_of(path)), (path, status)
@@ -182,7 +186,7 @@ def test_each_error_is_in_its_dialects_shape(path):
 
 def test_the_probes_and_metrics_are_documented_as_they_answer():
     table = openapi.operations().table
-    assert set(table["/readyz", "get"]["responses"]) == {"200", "503"}
+    assert set(table["/readyz", "get"]["responses"]) == {"200", "503", "414", "431"}
     assert list(table["/metrics", "get"]["responses"]["200"]["content"]) == ["text/plain"]
     assert list(table["/console/", "get"]["responses"]["200"]["content"]) == ["text/html"]
 
@@ -198,3 +202,191 @@ def test_docs_is_a_public_page_whose_files_are_served_here(client):
             assert (asset.status_code, asset.headers["Content-Type"]) == (200, content_type), name
             assert asset.data == (swagger_ui_bundle.swagger_ui_path / name).read_bytes()
             assert "max-age" in asset.headers["Cache-Control"]
+
+
+# --- the document says what the service enforces -----------------------------------------------------
+# Each rule checked both ways: the document allows what the service takes and refuses what it refuses.
+def conforms(schema, value):
+    """Whether `value` is valid by `schema`, a JSON Schema of the document (its $refs resolved in it)."""
+    return jsonschema_rs.Draft202012Validator({**schema, "components": DOCUMENT["components"]}).is_valid(value)
+
+
+def body_schema(path, method="post"):
+    return DOCUMENT["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+
+
+def query_strings():
+    """(path, name, schema) of every string a query parameter takes (an array's items too)."""
+    for path, operations in DOCUMENT["paths"].items():
+        for operation in operations.values():
+            for item in operation["parameters"]:
+                schema = item["schema"]
+                schema = schema["items"] if schema.get("type") == "array" else schema
+                if item["in"] == "query" and schema.get("type") == "string":
+                    yield path, item["name"], schema
+
+
+def test_no_query_string_holds_a_nul():
+    # limits.py refuses a NUL in any query value (400): each string parameter's pattern or enum says so.
+    assert not re.fullmatch(openapi.NOT_NUL, NUL) and re.fullmatch(openapi.NOT_NUL, "a")
+    for path, name, schema in query_strings():
+        assert "enum" in schema or not conforms(schema, f"a{NUL}"), (path, name)
+
+
+@pytest.mark.parametrize("changes", [{"actor": f"a{NUL}"}, {"metadata": {f"k{NUL}": 1}},
+                                     {"metadata": {"k": [{"n": f"v{NUL}"}]}}])
+def test_a_body_string_holding_a_nul_is_refused_as_documented(client, admin, changes):
+    event = {"type": "custom.update", "actor": "u", "actor_type": "user", "actee": "a", "actee_type": "app",
+             **changes}
+    assert not conforms(body_schema("/v2/events"), event)
+    assert client.post("/v2/events", headers=admin, json=event).status_code == 422
+
+
+def test_times_are_documented_as_the_service_reads_them(client, admin):
+    write = DOCUMENT["components"]["schemas"]["V2EventWrite"]["properties"]["timestamp"]
+    assert openapi.BOUNDS_IN_UTC in write["description"]
+    event = {"type": "custom.update", "actor": "u", "actor_type": "user", "actee": "a", "actee_type": "app"}
+    for timestamp, status in [("2016-06-08", 422), ("2016-06-08 16:41:23+04", 201), ("2016-02-29T00:00:00Z", 201),
+                              ("2015-02-29T00:00:00Z", 422), ("1969-12-31T23:59:59Z", 422),
+                              ("9999-01-01T00:00:00Z", 422), ("2016-06-08T16:41:23.5Z", 201)]:
+        assert conforms(write, timestamp) == (status == 201), timestamp
+        assert client.post("/v2/events", headers=admin, json={**event, "timestamp": timestamp}).status_code == status
+
+
+@settings(max_examples=300)
+@given(st.from_regex(re.compile(parameter("/v2/events", "q")["schema"]["items"]["pattern"]), fullmatch=True))
+def test_q_values_as_documented_are_q_values_v2_reads(text):
+    v2_query.parse_filters([text], v2_events.FILTERS, ("timestamp",))
+
+
+@pytest.mark.parametrize("text, read", [
+    ("", True), ("type:a;;b;", True), ("timestamp:", True), ("timestamp IN 2016-06-08T16:41:23Z,,", True),
+    ("timestamp>=2016-06-08 20:41:23 04:00", True),
+    ("timestamp:;x", False), ("timestamp: 2016-06-08T16:41:23Z", False), ("timestamp<2016-02-30T00:00:00Z", False),
+    ("timestamp:1969-12-31T23:59:59Z", False), ("name:web", False), (";", False), ("type:a\n", True),
+])
+def test_q_values_are_documented_as_v2_reads_them(text, read):
+    schema = parameter("/v2/events", "q")["schema"]["items"]
+    try:
+        v2_query.parse_filters([text], v2_events.FILTERS, ("timestamp",))
+    except ApiError:
+        assert not read and not conforms(schema, text)
+    else:
+        assert read and conforms(schema, text)
+
+
+@pytest.mark.parametrize("key, value, status", [
+    ("created_ats", "2016-02-29T00:00:00Z", 200), ("created_ats", "2015-02-29T00:00:00Z", 400),
+    ("created_ats", "9999-01-01T00:00:00Z", 400), ("created_ats[lt]", "2016-06-31T00:00:00Z", 400),
+    ("created_ats", "2016-06-08T16:41:23Z,\v2016-06-08T16:41:24Z", 200),
+    ("created_ats", "2016-06-08T16:41:23Z,\xa02016-06-08T16:41:24Z", 400),
+    ("created_ats", "2016-06-08T16:41:23Z\n", 400),
+    ("order_by", "", 200), ("order_by", " created_at", 200), ("order_by", "name", 400),
+])
+def test_v3_parameters_are_documented_as_v3_reads_them(client, admin, key, value, status):
+    assert conforms(parameter("/v3/audit_events", key)["schema"], value) == (status == 200)
+    assert client.get("/v3/audit_events", query_string={key: value}, headers=admin).status_code == status
+
+
+@pytest.mark.parametrize("path, key, value, status", [
+    ("/v3/roles/role-1", "include", "user,user", 422), ("/v3/roles/role-1", "include", "space,\tuser", 404),
+    ("/v3/app_usage_events", "after_guid", "a,b", 422),
+    ("/v3/audit_event_stats/top_targets", "types", "", 400), ("/v3/audit_event_stats/top_targets", "types", ", ", 400),
+    ("/v3/audit_event_stats/top_targets", "types", "a,%00", 400),
+    ("/v3/audit_event_stats/top_targets", "types", "app.crash,, audit.app.update", 200),
+])
+def test_v3_lists_are_documented_as_v3_reads_them(client, admin, path, key, value, status):
+    documented = path if path in DOCUMENT["paths"] else "/v3/roles/{guid}"
+    assert conforms(parameter(documented, key)["schema"], value) == (status in (200, 404))
+    assert client.get(path, query_string={key: value}, headers=admin).status_code == status
+
+
+def test_report_dates_are_calendar_days_and_the_period_rule_is_said(client, admin):
+    day = parameter("/app_usages", "start")["schema"]
+    assert openapi.PERIOD_RULE in parameter("/app_usages", "end")["description"]
+    for start, status in [("2024-02-29", 200), ("2023-02-29", 400), ("0001-01-01", 200), ("2024-13-01", 400)]:
+        assert conforms(day, start) == (status == 200)
+        query = {"start": start, "end": start}
+        assert client.get("/app_usages", query_string=query, headers=admin).status_code == status
+
+
+@pytest.mark.parametrize("relationships", [
+    {"user": {"data": {"guid": "user-1"}}, "organization": {"data": {"guid": "org-1"}}},
+    {"user": {"data": {"guid": "user-1"}}, "space": {"data": {"guid": "space-1"}},
+     "organization": {"data": {"guid": "org-1"}}},
+    {"user": {"data": {"guid": "user-1", "username": "bob"}}, "space": {"data": {"guid": "space-1"}}},
+    {"user": {"data": {"guid": "user-1"}}, "space": {"data": {"guid": "space-1", "name": "dev"}}},
+])
+def test_a_role_body_names_its_types_target_as_documented(client, admin, relationships):
+    body = {"type": "space_developer", "relationships": relationships}
+    assert not conforms(body_schema("/v3/roles"), body)
+    assert client.post("/v3/roles", headers=admin, json=body).status_code == 422
+    assert conforms(body_schema("/v3/roles"), {"type": "space_developer", "relationships": {
+        "user": {"data": {"guid": "user-1"}}, "space": {"data": {"guid": "space-1"}}}})
+
+
+@pytest.mark.parametrize("event, status", [
+    ({"type": "custom", "user": {"id": "u", "role": "owner"}, "type_data": {}}, 422),
+    ({"type": "custom", "app_name": "web", "type_data": {}}, 422),
+    ({"type": "custom", "app_id": "a", "type_data": {}, "command": "x"}, 422),
+    ({"type": "custom", "app_id": "a", "command": "x"}, 201),  # the 2015 API: the type's data beside it
+    ({"type": "custom", "app_id": "a", "type_data": {"addon_provider": ""}}, 422),
+    ({"type": "custom", "app_id": "a", "type_data": {"addon_provider": "pg"}}, 201),
+    ({"type": "custom", "user": {"id": "u"}, "type_data": {"addon_provider": 7}}, 201),  # a user acted
+    ({"type": "custom", "app_id": "a", "actor": "x"}, 422),
+])
+def test_scalingo_events_are_documented_as_written(client, admin, event, status):
+    assert conforms(body_schema("/v2/events"), event) == (status == 201)
+    assert client.post("/v2/events", headers=admin, json=event).status_code == status
+
+
+def test_each_path_lists_every_method_the_service_answers_there(client, admin):
+    # The Allow of a 405 names the methods of the URL: a purge path is also an event's guid, which GET shows.
+    for path, operations in DOCUMENT["paths"].items():
+        concrete = path
+        for item in next(iter(operations.values()))["parameters"]:
+            if item["in"] == "path":
+                concrete = concrete.replace(f"{{{item['name']}}}", item["schema"].get("enum", ["x"])[0])
+        allowed = client.open(concrete, method="OPTIONS", headers=admin).headers["Allow"].split(", ")
+        assert set(allowed) - {"HEAD"} == {method.upper() for method in operations}, path
+
+
+def test_every_operation_may_be_refused_by_the_server_in_front():
+    for operations in DOCUMENT["paths"].values():
+        for operation in operations.values():
+            for status in openapi.FRONT_STATUSES:
+                assert operation["responses"][str(status)]["content"]["application/json"]["schema"] == \
+                    openapi.ref("V2Error")
+
+
+def pointer_schema(schema, pointer):
+    """The schema of what `pointer` (a JSON pointer) names in a value of `schema`; KeyError if nothing can."""
+    for token in [token for token in pointer.split("/") if token]:
+        while "$ref" in schema or "anyOf" in schema:
+            if "$ref" in schema:
+                schema = DOCUMENT["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+            else:
+                schema = next(branch for branch in schema["anyOf"] if branch.get("type") != "null")
+        schema = schema["items"] if token.isdigit() else schema["properties"][token]
+    return schema
+
+
+def test_each_link_builds_a_url_of_a_documented_operation_from_what_its_answer_holds():
+    links = [(path, method, status, name, link) for path, operations in DOCUMENT["paths"].items()
+             for method, operation in operations.items() for status, response in operation["responses"].items()
+             for name, link in response.get("links", {}).items()]
+    assert len(links) > 20
+    for path, method, status, name, link in links:
+        target_path, target_method = link["operationRef"].removeprefix("#/paths/").replace("~1", "/").rsplit("/", 1)
+        target = DOCUMENT["paths"][target_path.replace("~0", "~")][target_method]
+        names = {item["name"]: item for item in target["parameters"]}
+        needed = {item["name"] for item in target["parameters"] if item["in"] == "path"}
+        assert needed <= set(link["parameters"]) <= set(names), (path, name)
+        source = DOCUMENT["paths"][path][method]
+        for expression in link["parameters"].values():
+            if expression.startswith("$request.path."):
+                assert expression.removeprefix("$request.path.") in re.findall(r"{(\w+)}", path), (path, name)
+                continue
+            answer = source["responses"][status]["content"]["application/json"]["schema"]
+            value = pointer_schema(answer, expression.removeprefix("$response.body#"))
+            assert value.get("type") in ("string", ["string", "null"]), (path, name, expression)
