@@ -274,3 +274,8 @@ def test_a_space_auditor_sees_only_their_spaces_events(platform, live_url, backe
     assert seen["rows"] and {(row[4], row[5]) for row in seen["rows"]} == {(space["name"], org["name"])}
     total = api(client, headers, "/v3/audit_events?per_page=1")["pagination"]["total_results"]
     assert seen["position"].endswith(f"{total:,} events")
+
+
+def test_a_page_left_before_its_answers_arrive_never_draws_over_the_next(live_url, backend, platform):
+    seen = run("slowOverview", live_url, backend)
+    assert seen == {"held": 2, "heading": "Events", "hash": "#/events", "selected": "app.crash", "overviewShown": 0}

@@ -22,9 +22,16 @@ function showUser() {
   who.textContent = me ? `${me.user_name || me.client_id || 'token'}` : '';
 }
 
+// Each render draws into a container of its own. A render still awaiting the API when the hash changes again
+// finishes into its container, detached by then, and never over the page that followed it.
+let rendering = 0;
+
 async function render() {
   for (const stop of leaving) stop();
   leaving = [];
+  const mine = ++rendering;
+  const view = h('div', { class: 'view' });
+  main.replaceChildren(view);
   const raw = location.hash.startsWith('#/') ? location.hash.slice(1) : '/';
   const [path, search = ''] = raw.split('?');
   const params = new URLSearchParams(search);
@@ -36,22 +43,23 @@ async function render() {
   });
   try {
     if (!token()) {
-      await loginView(main, params, () => render());
+      await loginView(view, params, () => render());
     } else if (parts[0] === 'events' && parts[1]) {
-      await eventView(main, parts[1]);
+      await eventView(view, parts[1]);
     } else if (parts[0] === 'events') {
-      await eventsView(main, params, navigate);
+      await eventsView(view, params, navigate);
     } else if (parts[0] === 'apps' && parts[1]) {
-      await appView(main, parts[1]);
+      await appView(view, parts[1]);
     } else if (parts[0] === 'usage') {
-      await usageView(main, params, navigate, (stop) => leaving.push(stop));
+      await usageView(view, params, navigate, (stop) => (mine === rendering ? leaving.push(stop) : stop()));
     } else {
-      await overviewView(main);
+      await overviewView(view);
     }
   } catch (error) {
-    main.replaceChildren(h('h1', { tabindex: '-1' }, 'Something went wrong'),
+    view.replaceChildren(h('h1', { tabindex: '-1' }, 'Something went wrong'),
       h('p', { class: 'error', role: 'alert' }, error.message));
   }
+  if (mine !== rendering) return;
   document.title = `${main.querySelector('h1')?.textContent || 'Console'} · cf-events`;
   // A new page is announced by moving to its heading, as a page load would; its ring is for keyboard users.
   main.querySelector('h1')?.focus({ focusVisible: byKeyboard });

@@ -272,6 +272,27 @@ const scenarios = {
     return { pages };
   },
 
+  // A page left before its answers arrive: the overview's API answers are held back until the events page has
+  // been drawn, then let through. The events page must stay, its form attached and working.
+  async slowOverview() {
+    const held = [];
+    await page.route('**/v3/audit_event_stats/**', (route) => { held.push(route); });
+    await page.goto(`${base}/console/`);
+    await page.getByLabel('User name').fill(args.username);
+    await page.getByLabel('Password').fill(args.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForFunction(() => document.querySelector('h1')?.textContent.startsWith('Overview'));
+    await page.getByRole('link', { name: 'Events', exact: true }).click();
+    await settled('#/events');
+    await Promise.all(held.map((route) => route.continue()));
+    await page.unroute('**/v3/audit_event_stats/**');
+    await page.waitForLoadState('networkidle');
+    const typeSelect = page.getByLabel('Type');
+    await typeSelect.selectOption('app.crash', { timeout: 2000 });
+    return { held: held.length, heading: await page.locator('h1').textContent(), hash: await page.evaluate(() => location.hash),
+      selected: await typeSelect.inputValue(), overviewShown: await page.locator('#overview-total').count() };
+  },
+
   async auditor() {
     await logIn(args.username, args.password);
     await settled('#/');
