@@ -542,7 +542,7 @@ def v3_list_parameters(list_query):
         # '+' arrives as a space.
         query("order_by", {"type": "string", "enum": ["", *(f"{sign}{name}" for name in list_query.orders
                                                            for sign in ("", "+", " ", "-"))]},
-              "`-` for descending; empty for the default order"),
+              f"`-` for descending, guid breaking ties; empty or absent: {list_query.default_order}"),
     ]
     for key, field in list_query.times.items():
         if field is None:

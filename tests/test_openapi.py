@@ -113,6 +113,11 @@ def test_the_parameters_carry_the_codes_limits():
         "updated_at", "+updated_at", " updated_at", "-updated_at"]
     assert parameter("/v3/audit_events", "target_guids[not]")
     assert parameter("/v3/app_usage_events", "after_guid")
+    # Without order_by each list has its own order; the document names it.
+    for path in ("/v3/app_usage_events", "/v3/service_usage_events"):
+        assert parameter(path, "order_by")["description"].endswith("absent: the stream's order, the one after_guid "
+                                                                    "follows")
+    assert parameter("/v3/audit_events", "order_by")["description"].endswith("absent: as stored")
     assert parameter("/v2/events", "results-per-page")["schema"]["maximum"] == v2_events.MAX_PER_PAGE
     assert parameter("/v2/app_usage_events", "results-per-page")["schema"]["maximum"] == v2_usage.APP_USAGE.max_per_page
     assert parameter("/v2/events", "page")["schema"] == {"type": "integer", "default": 1, "minimum": 1}

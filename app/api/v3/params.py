@@ -56,6 +56,7 @@ class ListQuery(NamedTuple):
     singles: tuple = ()
     includes: tuple = ()  # what `include` may name (roles: user, organization, space)
     max_per_page: int = MAX_PER_PAGE
+    default_order: str = "as stored"  # the order without order_by, in words (for the OpenAPI document)
 
     @property
     def keys(self):

@@ -23,7 +23,7 @@ from .schemas import present_organizations, present_roles, present_spaces, prese
 READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
 INCLUDES = ("user", "organization", "space")
 QUERY = ListQuery(lists={"guids": "guid", "organization_guids": "organization_guid", "space_guids": "space_guid",
-                         "user_guids": "user_guid", "types": "type"}, includes=INCLUDES)
+                         "user_guids": "user_guid", "types": "type"}, includes=INCLUDES, default_order="created_at")
 # CC's order, in its message for a type it does not know.
 TYPE_NAMES = ["organization_auditor", "organization_manager", "organization_billing_manager", "organization_user",
               "space_auditor", "space_manager", "space_developer", "space_supporter"]

@@ -35,11 +35,14 @@ class UsageCollection:
 # order_by=created_at sorts by the events' own times (cursor.by_time); after_guid still cuts in cursor order.
 # CC lists updated_ats among the valid parameters, then refuses it.
 TIMES = {"created_ats": "created_at", "updated_ats": None}
+STREAM_ORDER = "the stream's order, the one after_guid follows"
 APP_USAGE = UsageCollection(AppUsageEvent, "app usage event", ListQuery(
-    times=TIMES, lists={"guids": "guid"}, orders=("created_at",), singles=("after_guid",)), present_app_usage_events)
+    times=TIMES, lists={"guids": "guid"}, orders=("created_at",), singles=("after_guid",),
+    default_order=STREAM_ORDER), present_app_usage_events)
 SERVICE_USAGE = UsageCollection(ServiceUsageEvent, "service usage event", ListQuery(
     times=TIMES, lists={"guids": "guid", "service_instance_types": "service_instance_type",
-                        "service_offering_guids": "service_guid"}, orders=("created_at",), singles=("after_guid",)),
+                        "service_offering_guids": "service_guid"}, orders=("created_at",), singles=("after_guid",),
+    default_order=STREAM_ORDER),
     present_service_usage_events)
 
 
