@@ -2,7 +2,7 @@
 from sqlalchemy import case, delete, select, true
 
 from . import directory
-from .extensions import db
+from .extensions import db, dialect_insert
 from .models import KnownResource, Role
 from .visibility import GLOBAL_READERS, targets_of
 from .writes import utcnow
@@ -35,15 +35,18 @@ def find_role(target_type, target_guid, role, user_guid):
 
 
 def grant(target_type, target_guid, role, user_guid):
-    """(the role, whether this call created it): granting a role the user holds already changes nothing."""
-    existing = find_role(target_type, target_guid, role, user_guid)
-    if existing is not None:
-        return existing, False
-    created = Role(target_type=target_type, target_guid=target_guid, role=role, user_guid=user_guid,
-                   created_at=utcnow())
-    db.session.add(created)
+    """(the role, whether this call created it): granting a role the user holds already changes nothing.
+
+    Written first, then read: two grants of one role at once store it once (the second skips it at the
+    primary key), and on SQLite a transaction that writes first waits for the write lock, where one that
+    read first would be refused it ("database is locked").
+    """
+    insert_or_skip = dialect_insert(Role.__table__).on_conflict_do_nothing().returning(Role.guid)
+    created = db.session.execute(insert_or_skip, {
+        "target_type": target_type, "target_guid": target_guid, "role": role, "user_guid": user_guid,
+        "created_at": utcnow()}).first()
     db.session.commit()
-    return created, True
+    return find_role(target_type, target_guid, role, user_guid), created is not None
 
 
 def revoke(target_type, target_guid, role, user_guid):
