@@ -21,8 +21,13 @@ else:
     _made_metrics_directory = False
 
 from app.config import DEFAULT_METRICS_PORT
-from app.serving import (MAX_HEADER_FIELD, MAX_HEADER_FIELDS, MAX_REQUEST_LINE, answer_refusals_in_json,
-                         check_worker_class)
+from app.serving import (
+    MAX_HEADER_FIELD,
+    MAX_HEADER_FIELDS,
+    MAX_REQUEST_LINE,
+    answer_refusals_in_json,
+    check_worker_class,
+)
 
 api_bind = os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count() + 1)

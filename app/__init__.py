@@ -3,7 +3,7 @@ import os
 
 from flask import Flask
 
-from . import config as settings
+from app import config as settings
 
 
 def create_app(config=None):
@@ -24,9 +24,9 @@ def create_app(config=None):
 
 
 def register_settings(app):
-    from .auth import TokenKeys
-    from .database import load_stored_json
-    from .metrics import engine_options
+    from app.base.metrics import engine_options
+    from app.database import load_stored_json
+    from app.identity.tokens import TokenKeys
 
     keys = TokenKeys.from_config(app.config)
     app.extensions["token_keys"] = keys
@@ -41,8 +41,8 @@ def register_settings(app):
 
 
 def register_extensions(app):
-    from . import database  # noqa: F401  (connection set-up for SQLite)
-    from .extensions import db, migrate
+    from app import database  # noqa: F401  (connection set-up for SQLite)
+    from app.extensions import db, migrate
 
     db.init_app(app)
     migrations = os.path.join(os.path.dirname(app.root_path), "migrations")
@@ -50,7 +50,8 @@ def register_extensions(app):
 
 
 def register_responses(app):
-    from . import errors, responses, urls
+    from app import responses, urls
+    from app.api import errors
 
     errors.init_app(app)
     responses.init_app(app)
@@ -59,29 +60,30 @@ def register_responses(app):
 
 def register_operations(app):
     """Request logs and metrics first, so that they see every request, even one refused by the limits."""
-    from . import logs, metrics
+    from app import logs
+    from app.ops import metrics
 
     logs.init_app(app)
     metrics.init_app(app)
 
 
 def register_limits(app):
-    from . import limits
+    from app import limits
 
     limits.init_app(app)
 
 
 def register_blueprints(app):
-    from .api.discovery import bp as discovery
-    from .api.usage_reports import bp as usage_reports
-    from .api.v1 import bp as v1
-    from .api.v2 import bp as v2
-    from .api.v3 import bp as v3
-    from .console import bp as console
-    from .health import bp as health
-    from .issuer import bp as oauth
-    from .metrics import bp as metrics
-    from .openapi import bp as openapi
+    from app.api.discovery import bp as discovery
+    from app.api.usage_reports import bp as usage_reports
+    from app.api.v1 import bp as v1
+    from app.api.v2 import bp as v2
+    from app.api.v3 import bp as v3
+    from app.console import bp as console
+    from app.health import bp as health
+    from app.issuer import bp as oauth
+    from app.openapi import bp as openapi
+    from app.ops.metrics import bp as metrics
 
     app.register_blueprint(discovery)
     app.register_blueprint(v1)
@@ -96,6 +98,6 @@ def register_blueprints(app):
 
 
 def register_commands(app):
-    from . import cli
+    from app import cli
 
     cli.init_app(app)

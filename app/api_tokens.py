@@ -5,9 +5,9 @@ import uuid
 
 from sqlalchemy import select
 
-from .extensions import db
-from .models import ApiToken, User
-from .writes import utcnow
+from app.extensions import db
+from app.models import ApiToken, User
+from app.writes import utcnow
 
 PREFIX = "tk-us-"
 

@@ -5,8 +5,8 @@ import re
 
 import orjson
 
-from .errors import ApiError
-from .limits import read_body
+from app.base.errors import ApiError
+from app.limits import read_body
 
 
 def _refuse_constant(name):

@@ -5,18 +5,18 @@ import click
 from flask import current_app
 from sqlalchemy import delete, select
 
-from . import version
-from .api_tokens import create_api_token, revoke_api_token
-from .auth import issue_token
-from .extensions import db
-from .follower import follow_command
-from .importer import import_command
-from .issuer import hash_secret
-from .metering import fold_command
-from .models import ApiToken, Client, Role, User
-from .pruning import prune_command
-from .serving import nginx_config
-from .writes import utcnow
+from app import version
+from app.api_tokens import create_api_token, revoke_api_token
+from app.extensions import db
+from app.follower import follow_command
+from app.identity.tokens import issue_token
+from app.importer import import_command
+from app.issuer import hash_secret
+from app.metering import fold_command
+from app.models import ApiToken, Client, Role, User
+from app.pruning import prune_command
+from app.serving import nginx_config
+from app.writes import utcnow
 
 
 @click.command("token")

@@ -15,11 +15,11 @@ from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, select, update
 
-from .extensions import db, read
-from .fields import is_storable
-from .filters import conditions
-from .models import PrunedUsageEvent, UsageStream, record_columns
-from .pages import fetch_page, select_rows
+from app.extensions import db, read
+from app.fields import is_storable
+from app.filters import conditions
+from app.models import PrunedUsageEvent, UsageStream, record_columns
+from app.pages import fetch_page, select_rows
 
 
 def take_positions(stream, count):

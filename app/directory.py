@@ -4,11 +4,11 @@ from types import SimpleNamespace
 
 from sqlalchemy import and_, func, or_, select, true
 
-from .extensions import read
-from .filters import conditions
-from .models import KnownResource, record_columns
-from .pages import fetch_page
-from .visibility import GLOBAL_READERS, targets_of
+from app.extensions import read
+from app.filters import conditions
+from app.models import KnownResource, record_columns
+from app.pages import fetch_page
+from app.visibility import GLOBAL_READERS, targets_of
 
 FIELDS = {
     "guid": KnownResource.guid,

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta, timezone
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from . import config, create_app
-from .auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, issue_token
-from .cli import create_user
-from .demo import load_demo_events
-from .extensions import db
-from .models import Event
+from app import config, create_app
+from app.cli import create_user
+from app.demo import load_demo_events
+from app.extensions import db
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, issue_token
+from app.models import Event
 
 ADMIN_SCOPES = [ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE]
 INSTANCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance")

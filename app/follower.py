@@ -34,14 +34,14 @@ from flask.cli import with_appcontext
 from marshmallow import ValidationError
 from sqlalchemy import select, text, update
 
-from .api.v2.schemas import EventWriteSchema
-from .api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
-from .extensions import db
-from .fields import parse_time
-from .loading import FastLoader
-from .models import AppUsageEvent, Event, FollowerPosition, ServiceUsageEvent
-from .upstream import CursorGone, Fatal, Upstream, absolute
-from .writes import utcnow, write_events
+from app.api.v2.schemas import EventWriteSchema
+from app.api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
+from app.extensions import db
+from app.fields import parse_time
+from app.loading import FastLoader
+from app.models import AppUsageEvent, Event, FollowerPosition, ServiceUsageEvent
+from app.upstream import CursorGone, Fatal, Upstream, absolute
+from app.writes import utcnow, write_events
 
 log = logging.getLogger(__name__)
 DEFAULT_OVERLAP = timedelta(minutes=10)

@@ -17,14 +17,14 @@ from flask import current_app
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
-from .api.v2.bodies import describe_errors
-from .api.v2.schemas import EventWriteSchema
-from .api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
-from .bodies import parse_json_fast
-from .errors import ApiError
-from .loading import loader_for
-from .models import AppUsageEvent, Event, ServiceUsageEvent
-from .writes import uuid7, write_events
+from app.api.v2.bodies import describe_errors
+from app.api.v2.schemas import EventWriteSchema
+from app.api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
+from app.base.errors import ApiError
+from app.bodies import parse_json_fast
+from app.loading import loader_for
+from app.models import AppUsageEvent, Event, ServiceUsageEvent
+from app.writes import uuid7, write_events
 
 KINDS = {
     "audit": (Event, EventWriteSchema, "timestamp"),

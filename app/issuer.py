@@ -12,12 +12,12 @@ from flask import Blueprint, current_app, request
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .auth import issue_token
-from .errors import ApiError, UaaError
-from .extensions import db
-from .models import Client, User
-from .responses import json_response
-from .writes import utcnow
+from app.base.errors import ApiError, UaaError
+from app.extensions import db
+from app.identity.tokens import issue_token
+from app.models import Client, User
+from app.responses import json_response
+from app.writes import utcnow
 
 bp = Blueprint("oauth", __name__)
 

@@ -3,8 +3,8 @@ values the store could hold, and only the methods a route serves."""
 from flask import request
 from werkzeug.routing import BaseConverter
 
-from .errors import ApiError
-from .fields import NUL
+from app.base.errors import ApiError
+from app.fields import NUL
 
 
 class StorableSegment(BaseConverter):

@@ -35,27 +35,27 @@ from marshmallow import fields as ma_fields
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import types as sa_types
 
-from . import console, reports
-from . import errors as error_catalogue
-from . import roles as role_store
-from .api import discovery, usage_reports
-from .api.v1 import schemas as v1_schemas
-from .api.v2 import apps as v2_apps
-from .api.v2 import events as v2_events
-from .api.v2 import paging as v2_paging
-from .api.v2 import query as v2_query
-from .api.v2 import roles as v2_roles
-from .api.v2 import schemas as v2_schemas
-from .api.v2 import usage_events as v2_usage
-from .api.v2 import usage_schemas as v2_usage_schemas
-from .api.v3 import audit_events as v3_audit_events
-from .api.v3 import params as v3_params
-from .api.v3 import resources as v3_resources
-from .api.v3 import roles as v3_roles
-from .api.v3 import schemas as v3_schemas
-from .api.v3 import stats as v3_stats
-from .api.v3 import usage_events as v3_usage
-from .fields import (
+from app import console, reports
+from app import roles as role_store
+from app.api import discovery, usage_reports
+from app.api import errors as error_catalogue
+from app.api.v1 import schemas as v1_schemas
+from app.api.v2 import apps as v2_apps
+from app.api.v2 import events as v2_events
+from app.api.v2 import paging as v2_paging
+from app.api.v2 import query as v2_query
+from app.api.v2 import roles as v2_roles
+from app.api.v2 import schemas as v2_schemas
+from app.api.v2 import usage_events as v2_usage
+from app.api.v2 import usage_schemas as v2_usage_schemas
+from app.api.v3 import audit_events as v3_audit_events
+from app.api.v3 import params as v3_params
+from app.api.v3 import resources as v3_resources
+from app.api.v3 import roles as v3_roles
+from app.api.v3 import schemas as v3_schemas
+from app.api.v3 import stats as v3_stats
+from app.api.v3 import usage_events as v3_usage
+from app.fields import (
     CLOCK,
     FIRST_YEAR,
     GUID_PATTERN,
@@ -68,12 +68,12 @@ from .fields import (
     date_pattern,
     time_pattern,
 )
-from .issuer import LOGIN_PROMPTS
-from .models import AppUsageEvent, Event, KnownResource, Role, ServiceUsageEvent, User
-from .presenters import Attributes, PerPage, SameAs
-from .responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
-from .serving import HEADER_LIMITS, MAX_REQUEST_LINE
-from .writes import MAX_BATCH
+from app.issuer import LOGIN_PROMPTS
+from app.models import AppUsageEvent, Event, KnownResource, Role, ServiceUsageEvent, User
+from app.presenters import Attributes, PerPage, SameAs
+from app.responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
+from app.serving import HEADER_LIMITS, MAX_REQUEST_LINE
+from app.writes import MAX_BATCH
 
 bp = Blueprint("openapi", __name__)
 

@@ -3,8 +3,8 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select
 
-from .extensions import read
-from .models import record_columns
+from app.extensions import read
+from app.models import record_columns
 
 
 class PageRequest(NamedTuple):

@@ -10,12 +10,12 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import delete, insert, select, update
 
-from .cursor import lock_stream
-from .extensions import db
-from .metering import catch_up, fold_pending
-from .models import AppUsageEvent, Event, PrunedUsageEvent, ServiceUsageEvent, UsageStream
-from .usage import latest_existing_instance_events, latest_started_app_events
-from .writes import utcnow
+from app.cursor import lock_stream
+from app.extensions import db
+from app.metering import catch_up, fold_pending
+from app.models import AppUsageEvent, Event, PrunedUsageEvent, ServiceUsageEvent, UsageStream
+from app.usage import latest_existing_instance_events, latest_started_app_events
+from app.writes import utcnow
 
 # The events a usage stream keeps past its cutoff: without them the duration of an app that is
 # still started (or an instance that still exists) could no longer be computed.

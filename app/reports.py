@@ -10,10 +10,10 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select
 
-from .extensions import db
-from .metering import DAY, FOLD_BATCH, Day, catch_up, day_changes, day_of, kind_of_series, pending, start_of
-from .models import AppUsageEvent, ServiceUsageEvent, UsageDay, UsageFold, UsageMeter, UsageSegment
-from .writes import utcnow
+from app.extensions import db
+from app.metering import DAY, FOLD_BATCH, Day, catch_up, day_changes, day_of, kind_of_series, pending, start_of
+from app.models import AppUsageEvent, ServiceUsageEvent, UsageDay, UsageFold, UsageMeter, UsageSegment
+from app.writes import utcnow
 
 MAX_PERIOD_DAYS = 366
 # A report folds at most this many pending events first (writes fold their own as they commit).

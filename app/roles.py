@@ -1,11 +1,11 @@
 """Roles in spaces and organizations: one store behind v2's and v3's role endpoints, read by visibility."""
 from sqlalchemy import case, delete, select, true
 
-from . import directory
-from .extensions import db, dialect_insert
-from .models import KnownResource, Role
-from .visibility import GLOBAL_READERS, targets_of
-from .writes import utcnow
+from app import directory
+from app.extensions import db, dialect_insert
+from app.models import KnownResource, Role
+from app.visibility import GLOBAL_READERS, targets_of
+from app.writes import utcnow
 
 # Each target's roles (v3's role types are "<target>_<role>": space_supporter).
 ROLES = {"space": ("developer", "auditor", "manager", "supporter"),

@@ -12,8 +12,8 @@ import psycopg2
 from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError
 
-from .extensions import db
-from .responses import encode_json
+from app.extensions import db
+from app.responses import encode_json
 
 # From this many rows a batch is copied; a smaller one is one INSERT of values.
 COPY_FROM_ROWS = 50

@@ -1,11 +1,11 @@
 """Usage-stream rules shared by purge-and-reseed and retention: which apps run, which instances exist."""
 from sqlalchemy import delete, func, insert, select, update
 
-from .cursor import lock_stream, take_positions
-from .extensions import db
-from .metering import fold_pending
-from .models import AppUsageEvent, PrunedUsageEvent, ServiceUsageEvent, UsageStream
-from .writes import utcnow
+from app.cursor import lock_stream, take_positions
+from app.extensions import db
+from app.metering import fold_pending
+from app.models import AppUsageEvent, PrunedUsageEvent, ServiceUsageEvent, UsageStream
+from app.writes import utcnow
 
 APP_STATES = ("STARTED", "STOPPED", "BUILDPACK_SET", "TASK_STARTED", "TASK_STOPPED", "STAGING_STARTED",
               "STAGING_STOPPED")

@@ -5,10 +5,10 @@ events (V3.md 5); v2 has no such role (SPEC 7). Everything else is one rule.
 """
 from sqlalchemy import and_, false, or_, select, true
 
-from .auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, USAGE_AUDIT
-from .extensions import db
-from .fields import is_storable
-from .models import Event, Role
+from app.extensions import db
+from app.fields import is_storable
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, USAGE_AUDIT
+from app.models import Event, Role
 
 # These roles see every event of the platform.
 GLOBAL_READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR})

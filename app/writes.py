@@ -9,11 +9,12 @@ from psycopg2.extensions import TransactionRollbackError
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from . import metering, metrics, staging
-from .cursor import lock_stream, take_positions
-from .errors import ApiError
-from .extensions import db, dialect_insert
-from .models import AppUsageEvent, ServiceUsageEvent, record_columns
+from app import metering, staging
+from app.base import metrics
+from app.base.errors import ApiError
+from app.cursor import lock_stream, take_positions
+from app.extensions import db, dialect_insert
+from app.models import AppUsageEvent, ServiceUsageEvent, record_columns
 
 MAX_BATCH = 1000
 # Writers lock shared rows (event counts, a usage stream's counter) in a consistent order, but should

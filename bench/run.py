@@ -590,7 +590,7 @@ def main(argv=None):
     budget = QUICK if args.quick else Budget()
     log = Log()
     secret = secrets.token_urlsafe(36)
-    from app.auth import issue_token
+    from app.identity.tokens import issue_token
 
     token = issue_token(secret, ["cloud_controller.admin"], user_id="bench", expires_in=24 * 3600)
     cores = len(os.sched_getaffinity(0))

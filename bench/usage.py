@@ -1361,7 +1361,7 @@ def main(argv=None):
     parser.add_argument("--no-writes", action="store_true", help="skip the write measurements")
     parser.add_argument("--output", help="also write the Markdown report to this file")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    from app.auth import issue_token
+    from app.identity.tokens import issue_token
 
     from . import run as bench
 

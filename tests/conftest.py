@@ -17,9 +17,9 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.auth import ADMIN, issue_token
 from app.config import database_url
 from app.extensions import db
+from app.identity.tokens import ADMIN, issue_token
 from tests.pgcluster import Cluster, ClusterError
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"

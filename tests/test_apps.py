@@ -1,7 +1,7 @@
 """GET /v2/spaces/{guid}/apps: apps as the store knows them from their events."""
 from datetime import timedelta
 
-from app.auth import READ
+from app.identity.tokens import READ
 from tests.factories import BASE_TIME, EventFactory
 from tests.test_usage_events import app_event
 

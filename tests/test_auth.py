@@ -6,7 +6,7 @@ import time
 import jwt
 import pytest
 
-from app.auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
 from tests.conftest import SECRET
 from tests.factories import EventFactory
 

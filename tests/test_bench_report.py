@@ -39,6 +39,6 @@ def test_the_published_report_has_a_reading_and_every_kind_of_shape():
     assert published and "Missed" in published
     with open(report.PROJECT + "/bench/RESULTS.md") as file:
         text = file.read()
-    for shape in ("Tail poll", "v3 audit events", "`POST /v2/events`", "events import", "/organizations/{org}/app_usages",
-                  "/system_report/service_usages"):
+    for shape in ("Tail poll", "v3 audit events", "`POST /v2/events`", "events import",
+                  "/organizations/{org}/app_usages", "/system_report/service_usages"):
         assert shape in text, shape

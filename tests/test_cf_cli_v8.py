@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from app.auth import ADMIN, READ
 from app.cli import create_user
+from app.identity.tokens import ADMIN, READ
 from app.roles import grant
 from tests.factories import BASE_TIME, EventFactory
 

@@ -12,8 +12,8 @@ import pytest
 import requests
 from flask_migrate import upgrade
 
-from app.auth import ADMIN, issue_token
 from app.extensions import db
+from app.identity.tokens import ADMIN, issue_token
 from tests.conftest import SECRET, fresh_postgres_database, make_app
 from tests.pgcluster import free_port
 from tests.test_serving import REPOSITORY, wait_for

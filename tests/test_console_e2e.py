@@ -20,10 +20,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from app.auth import ADMIN, READ
 from app.cli import create_user
 from app.demo import ORGS, load_demo_events
 from app.extensions import db
+from app.identity.tokens import ADMIN, READ
 from app.models import Event
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -7,7 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from app import database
-from app.errors import CATALOGUE, ApiError, render_v2
+from app.api.errors import render_v2
+from app.base.errors import CATALOGUE, ApiError
 from app.extensions import db
 from tests.conftest import make_app
 

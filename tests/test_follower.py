@@ -21,10 +21,10 @@ from flask import Flask, jsonify, request
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
-from app.auth import ADMIN, issue_token
 from app.cli import create_client
 from app.extensions import db
 from app.follower import Follower
+from app.identity.tokens import ADMIN, issue_token
 from app.models import AppUsageEvent, Event, FollowerPosition
 from app.upstream import Fatal, Upstream
 from tests.conftest import SECRET, fresh_postgres_database, make_app

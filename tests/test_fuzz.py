@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import openapi
-from app.auth import ADMIN, READ
+from app.identity.tokens import ADMIN, READ
 from tests.conftest import make_app
 from tests.dialects import assert_error_shape
 from tests.factories import EventFactory

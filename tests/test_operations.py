@@ -15,11 +15,12 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import logs, metrics
-from app.auth import ADMIN, READ
+from app import logs
+from app.identity.tokens import ADMIN, READ
+from app.ops import metrics
 from tests.conftest import SECRET, make_app
-from tests.test_errors import outage_app, proxy  # noqa: F401  (fixtures: the database behind a switchable proxy)
 from tests.pgcluster import free_port
+from tests.test_errors import outage_app, proxy  # noqa: F401  (fixtures: the database behind a switchable proxy)
 from tests.test_serving import production  # noqa: F401  (fixture: gunicorn and nginx, as in production)
 from tests.test_serving import wait_for as wait_for_http
 
@@ -163,7 +164,7 @@ def test_the_metrics_listener_serves_metrics_only_and_the_api_port_wants_a_token
 
 
 def issue(*scopes):
-    from app.auth import issue_token
+    from app.identity.tokens import issue_token
 
     return issue_token(SECRET, list(scopes), user_id="someone")
 
@@ -263,7 +264,7 @@ def test_every_command_reads_the_kept_development_secret(checkout):
     assert checkout("users", "delete", "ops").returncode == 0
     assert "ops" not in checkout("users", "list").stdout
     signed = checkout("token").stdout.strip()
-    from app.auth import TokenKeys, verify_token
+    from app.identity.tokens import TokenKeys, verify_token
 
     assert verify_token(signed, TokenKeys(secret="k" * 64)).claims["scope"] == ["cloud_controller.admin"]
 
@@ -291,9 +292,9 @@ def test_make_run_on_a_port_in_use_says_so_in_one_line_first(checkout):
 
 
 def test_the_make_run_token_is_the_admin_logins_identity(client, app):
-    from app.auth import TokenKeys, verify_token
     from app.cli import create_user
     from app.embedded import ADMIN_SCOPES, admin_token
+    from app.identity.tokens import TokenKeys, verify_token
 
     admin = create_user("admin", "the-password", ADMIN_SCOPES)
     printed = verify_token(admin_token(SECRET, admin), TokenKeys(secret=SECRET)).claims

@@ -204,7 +204,7 @@ PLAN_AUDITOR = "plan-auditor"
 @pytest.mark.parametrize("path", list(STATS.values()), ids=list(STATS))
 def test_the_console_extension_scans_no_large_table(large_tables, client, admin, auth, monkeypatch, path, reader):
     from app.api.v3 import stats
-    from app.auth import READ
+    from app.identity.tokens import READ
 
     monkeypatch.setattr(stats, "today", lambda: LAST_EVENT.date())
     connection = db.engines[None]

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.api.v2.query import Clause, parse, parse_timestamp, split_clauses
-from app.errors import ApiError
+from app.base.errors import ApiError
 from tests.factories import EventFactory
 
 EVENT_KEYS = {"timestamp", "type", "actee", "space_guid", "organization_guid"}

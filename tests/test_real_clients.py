@@ -7,8 +7,8 @@ import pytest
 from cloudfoundry_client.client import CloudFoundryClient
 
 from app import issuer
-from app.auth import ADMIN, READ
 from app.cli import create_user
+from app.identity.tokens import ADMIN, READ
 from tests.factories import BASE_TIME, EventFactory
 from tests.test_usage_events import app_event
 

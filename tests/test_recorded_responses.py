@@ -19,7 +19,7 @@ import pytest
 import time_machine
 from werkzeug.exceptions import HTTPException
 
-from app.auth import ADMIN, GLOBAL_AUDITOR, READ, WRITE
+from app.identity.tokens import ADMIN, GLOBAL_AUDITOR, READ, WRITE
 
 RECORDED = os.path.join(os.path.dirname(__file__), "recorded")
 NOW = datetime(2026, 6, 15, 12, 0, 0, tzinfo=timezone.utc)
@@ -185,7 +185,8 @@ def exercise(call, token):
 
     # v3.
     for query in ("per_page=5", "per_page=5&order_by=-created_at", f"target_guids={app_guid}&order_by=-created_at",
-                  "types=app.crash&created_ats[gte]=2026-06-01T00:00:00Z&per_page=3", f"space_guids={space}&page=3&per_page=2",
+                  "types=app.crash&created_ats[gte]=2026-06-01T00:00:00Z&per_page=3",
+                  f"space_guids={space}&page=3&per_page=2",
                   "actor_types=user&per_page=2", f"target_guids[not]={app_guid}&per_page=2", "per_page=0",
                   "order_by=name", "foo=bar"):
         call("GET", "/v3/audit_events?" + query, admin)

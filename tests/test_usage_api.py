@@ -7,7 +7,7 @@ import jwt
 import pytest
 
 from app import metering, reports
-from app.auth import READ
+from app.identity.tokens import READ
 from app.roles import grant
 from tests.conftest import SECRET
 from tests.test_usage_events import write

@@ -1,7 +1,7 @@
 """/v2/app_usage_events and /v2/service_usage_events: envelopes, cursor, writes, purge and scopes."""
 import pytest
 
-from app.auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
 
 APP_ENTITY_KEYS = [
     "state", "previous_state", "memory_in_mb_per_instance", "previous_memory_in_mb_per_instance",

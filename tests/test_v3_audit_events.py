@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, issue_token
 from app.extensions import db
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, issue_token
 from app.models import Role
 from tests.conftest import SECRET
 from tests.factories import EventFactory

@@ -3,7 +3,7 @@ and /v2/events return the same events, in corresponding order, with the same tot
 import random
 from datetime import timedelta
 
-from app.auth import READ
+from app.identity.tokens import READ
 from app.roles import grant
 from tests.factories import BASE_TIME, EventFactory
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
 from app.models import AppUsageEvent
 from app.pruning import prune_usage_stream
 from tests.test_usage_events import app_event, service_event, write

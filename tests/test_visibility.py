@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from app.auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
 from tests.factories import EventFactory
 
 USER = "user-a"

@@ -10,11 +10,13 @@ from datetime import date
 
 from flask import Blueprint, Response, current_app, request
 
-from .. import reports
-from ..auth import USAGE_AUDIENCES, current_identity
-from ..errors import ApiError
-from ..responses import json_response
-from ..visibility import reads_usage_reports
+from app import reports
+from app.base.errors import ApiError
+from app.identity.tokens import USAGE_AUDIENCES
+from app.responses import json_response
+from app.visibility import reads_usage_reports
+
+from .auth import current_identity
 
 bp = Blueprint("usage_reports", __name__)
 

@@ -1,6 +1,7 @@
 """GET /v1/event_types and /v1/event_categories: the catalogue of both vocabularies, public."""
-from ...catalogue import event_categories_json, event_types_json
-from ...responses import json_response
+from app.catalogue import event_categories_json, event_types_json
+from app.responses import json_response
+
 from . import bp
 
 

@@ -6,17 +6,19 @@ from flask import request
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from ...audit_events import list_events
-from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
-from ...errors import ApiError
-from ...extensions import db
-from ...fields import is_storable
-from ...filters import During, OneOf
-from ...models import Event
-from ...pages import PageRequest
-from ...responses import json_response
-from ...visibility import visible_events
-from ...writes import utcnow
+from app.audit_events import list_events
+from app.base.errors import ApiError
+from app.extensions import db
+from app.fields import is_storable
+from app.filters import During, OneOf
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
+from app.models import Event
+from app.pages import PageRequest
+from app.responses import json_response
+from app.visibility import visible_events
+from app.writes import utcnow
+
+from ..auth import require_scope
 from . import bp
 from .schemas import PagingSchema, present_scalingo_event, present_scalingo_events
 

@@ -4,8 +4,8 @@ from datetime import timezone
 from marshmallow import EXCLUDE, Schema, fields
 from marshmallow.validate import Range
 
-from ...fields import Integer
-from ...presenters import Presenter
+from app.fields import Integer
+from app.presenters import Presenter
 
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100

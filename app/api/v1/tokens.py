@@ -1,10 +1,11 @@
 """POST /v1/tokens/exchange: an API token (HTTP Basic, empty user) for an hour-long bearer token."""
 from flask import current_app, request
 
-from ...api_tokens import active_api_token
-from ...auth import issue_token
-from ...errors import ApiError
-from ...responses import json_response
+from app.api_tokens import active_api_token
+from app.base.errors import ApiError
+from app.identity.tokens import issue_token
+from app.responses import json_response
+
 from . import bp
 
 EXCHANGED_TOKEN_SECONDS = 3600

@@ -1,7 +1,7 @@
 """Cloud Controller's v2 dialect."""
 from flask import Blueprint
 
-from ...errors import ApiError
+from app.base.errors import ApiError
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
 

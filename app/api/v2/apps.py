@@ -5,11 +5,13 @@ under the name it had last.
 """
 from flask import request
 
-from ... import directory
-from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
-from ...fields import format_timestamp
-from ...filters import OneOf
-from ...responses import json_response
+from app import directory
+from app.fields import format_timestamp
+from app.filters import OneOf
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
+from app.responses import json_response
+
+from ..auth import require_scope
 from . import bp
 from .paging import envelope, parse_paging
 from .query import parse_filters

@@ -1,11 +1,11 @@
 """Request bodies of the v2 write API: one JSON object, or an array of up to MAX_BATCH of them."""
 from marshmallow import ValidationError
 
-from ...bodies import read_json
-from ...errors import ApiError
-from ...loading import loader_for
-from ...responses import json_response
-from ...writes import MAX_BATCH
+from app.base.errors import ApiError
+from app.bodies import read_json
+from app.loading import loader_for
+from app.responses import json_response
+from app.writes import MAX_BATCH
 
 
 def describe_errors(messages, prefix=""):

@@ -2,14 +2,16 @@
 from flask import request
 from sqlalchemy import delete
 
-from ... import audit_events
-from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, require_scope
-from ...errors import ApiError
-from ...extensions import db
-from ...fields import is_storable
-from ...models import Event
-from ...responses import empty_response, json_response
-from ...writes import write_events
+from app import audit_events
+from app.base.errors import ApiError
+from app.extensions import db
+from app.fields import is_storable
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
+from app.models import Event
+from app.responses import empty_response, json_response
+from app.writes import write_events
+
+from ..auth import require_scope
 from . import bp, shown
 from .bodies import load_write_body, written_response
 from .paging import envelope, parse_paging

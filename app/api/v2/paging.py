@@ -7,9 +7,9 @@ from urllib.parse import quote
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from marshmallow.validate import OneOf, Range
 
-from ...errors import ApiError
-from ...fields import Integer
-from ...pages import PageRequest
+from app.base.errors import ApiError
+from app.fields import Integer
+from app.pages import PageRequest
 
 DEFAULT_PER_PAGE = 50
 MAX_INLINE_RELATIONS_DEPTH = 3

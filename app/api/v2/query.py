@@ -7,9 +7,9 @@ import re
 from datetime import date
 from typing import NamedTuple
 
-from ...errors import ApiError
-from ...fields import parse_time, time_pattern
-from ...filters import ONE_SECOND, AtSeconds, Compare, During, OneOf
+from app.base.errors import ApiError
+from app.fields import parse_time, time_pattern
+from app.filters import ONE_SECOND, AtSeconds, Compare, During, OneOf
 
 # The leftmost of these splits a clause; values may contain ':' (timestamps) or other operators.
 _OPERATOR = re.compile(r":|>=|<=|<|>| IN ")

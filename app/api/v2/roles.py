@@ -2,13 +2,15 @@
 from flask import request
 from werkzeug.routing import BaseConverter
 
-from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, require_scope
-from ...errors import ApiError
-from ...fields import GUID_PATTERN, format_timestamp, is_storable
-from ...models import Role
-from ...pages import fetch_page
-from ...responses import empty_response, json_response
-from ...roles import grant, revoke
+from app.base.errors import ApiError
+from app.fields import GUID_PATTERN, format_timestamp, is_storable
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR
+from app.models import Role
+from app.pages import fetch_page
+from app.responses import empty_response, json_response
+from app.roles import grant, revoke
+
+from ..auth import require_scope
 from . import bp
 from .paging import envelope, parse_paging
 

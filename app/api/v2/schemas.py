@@ -2,9 +2,10 @@
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validates_schema
 from marshmallow.validate import Regexp
 
-from ...catalogue import check, conforms, redact
-from ...fields import Guid, JsonObject, NullAsEmpty, Text, Timestamp, format_timestamp
-from ...presenters import Presenter
+from app.catalogue import check, conforms, redact
+from app.fields import Guid, JsonObject, NullAsEmpty, Text, Timestamp, format_timestamp
+from app.presenters import Presenter
+
 from ..v1.schemas import is_scalingo_event, scalingo_to_store
 
 EVENT_TYPE = Regexp(r"^[a-z0-9][a-z0-9._/ -]*$", error="Must be lower case letters, digits and '._/ -'.")

@@ -4,14 +4,16 @@ from functools import cached_property
 
 from flask import request
 
-from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, require_scope
-from ...cursor import UnknownCursor, stream_page
-from ...errors import ApiError
-from ...models import AppUsageEvent, ServiceUsageEvent
-from ...responses import empty_response, json_response
-from ...usage import STREAM_FIELDS, purge_and_reseed
-from ...visibility import find_visible, visible_usage_events
-from ...writes import write_events
+from app.base.errors import ApiError
+from app.cursor import UnknownCursor, stream_page
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
+from app.models import AppUsageEvent, ServiceUsageEvent
+from app.responses import empty_response, json_response
+from app.usage import STREAM_FIELDS, purge_and_reseed
+from app.visibility import find_visible, visible_usage_events
+from app.writes import write_events
+
+from ..auth import require_scope
 from . import bp, shown
 from .bodies import load_write_body, written_response
 from .paging import envelope, parse_paging

@@ -4,9 +4,9 @@ from urllib.parse import urlsplit, urlunsplit
 from marshmallow import RAISE, Schema, fields, post_load
 from marshmallow.validate import OneOf, Range
 
-from ...fields import Guid, Integer, Text, Timestamp
-from ...presenters import Presenter
-from ...usage import APP_STATES, SERVICE_INSTANCE_TYPES, SERVICE_STATES
+from app.fields import Guid, Integer, Text, Timestamp
+from app.presenters import Presenter
+from app.usage import APP_STATES, SERVICE_INSTANCE_TYPES, SERVICE_STATES
 
 REDACTED_CREDENTIAL = "***"
 # Counts and sizes are stored as 32-bit integers.

@@ -1,11 +1,13 @@
 """GET /v3/audit_events and /v3/audit_events/{guid}."""
 from flask import request
 
-from ... import audit_events
-from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
-from ...errors import ApiError
-from ...pages import PageRequest
-from ...responses import json_response
+from app import audit_events
+from app.base.errors import ApiError
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
+from app.pages import PageRequest
+from app.responses import json_response
+
+from ..auth import require_scope
 from . import bp
 from .links import paginated
 from .params import ListQuery, ParameterErrors, parse

@@ -10,8 +10,8 @@ import re
 from typing import NamedTuple
 from urllib.parse import unquote
 
-from ...fields import is_storable, parse_time
-from ...filters import ONE_SECOND, AtSeconds, During, NoneOf, OneOf
+from app.fields import is_storable, parse_time
+from app.filters import ONE_SECOND, AtSeconds, During, NoneOf, OneOf
 
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 5000

@@ -2,11 +2,13 @@
 the store knows through its events (directory.py)."""
 from flask import request
 
-from ... import directory
-from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
-from ...errors import ApiError
-from ...pages import PageRequest
-from ...responses import json_response
+from app import directory
+from app.base.errors import ApiError
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
+from app.pages import PageRequest
+from app.responses import json_response
+
+from ..auth import require_scope
 from . import bp
 from .links import paginated
 from .params import ListQuery, ParameterErrors, parse

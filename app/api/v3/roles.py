@@ -4,17 +4,19 @@ from types import SimpleNamespace
 from flask import request
 from sqlalchemy import select
 
-from ... import roles
-from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
-from ...bodies import read_json
-from ...directory import known_or_named, names_of
-from ...errors import ApiError
-from ...extensions import db
-from ...fields import GUID_PATTERN, is_storable
-from ...filters import conditions
-from ...models import Role, User
-from ...pages import PageRequest, fetch_page
-from ...responses import empty_response, json_response
+from app import roles
+from app.base.errors import ApiError
+from app.bodies import read_json
+from app.directory import known_or_named, names_of
+from app.extensions import db
+from app.fields import GUID_PATTERN, is_storable
+from app.filters import conditions
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
+from app.models import Role, User
+from app.pages import PageRequest, fetch_page
+from app.responses import empty_response, json_response
+
+from ..auth import require_scope
 from . import bp
 from .links import paginated
 from .params import ListQuery, ParameterErrors, parse, parse_show

@@ -31,14 +31,16 @@ from datetime import datetime, time, timedelta, timezone
 from flask import request
 from sqlalchemy import BigInteger, Date, cast, func, select
 
-from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
-from ...catalogue import CATEGORIES, EVENT_TYPES
-from ...errors import ApiError
-from ...extensions import db, read
-from ...fields import is_storable
-from ...models import AppUsageEvent, Event, EventCountByDay, record_columns
-from ...responses import json_response
-from ...visibility import sees_every_event, visible_events, visible_usage_events
+from app.base.errors import ApiError
+from app.catalogue import CATEGORIES, EVENT_TYPES
+from app.extensions import db, read
+from app.fields import is_storable
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
+from app.models import AppUsageEvent, Event, EventCountByDay, record_columns
+from app.responses import json_response
+from app.visibility import sees_every_event, visible_events, visible_usage_events
+
+from ..auth import require_scope
 from . import bp
 from .params import split_list
 from .schemas import present_app_usage_events

@@ -4,14 +4,16 @@ from functools import partial
 
 from flask import request
 
-from ...auth import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, require_scope
-from ...cursor import UnknownCursor, by_time, stream_page
-from ...errors import ApiError
-from ...models import AppUsageEvent, ServiceUsageEvent
-from ...pages import PageRequest
-from ...responses import json_response
-from ...usage import STREAM_FIELDS, purge_and_reseed
-from ...visibility import GLOBAL_READERS, find_visible, visible_usage_events
+from app.base.errors import ApiError
+from app.cursor import UnknownCursor, by_time, stream_page
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
+from app.models import AppUsageEvent, ServiceUsageEvent
+from app.pages import PageRequest
+from app.responses import json_response
+from app.usage import STREAM_FIELDS, purge_and_reseed
+from app.visibility import GLOBAL_READERS, find_visible, visible_usage_events
+
+from ..auth import require_scope
 from . import bp
 from .links import paginated
 from .params import ListQuery, ParameterErrors, parse

@@ -1,8 +1,4 @@
-"""Prometheus metrics: requests, writes, the usage streams, the follower, and the database pool.
-
-Under gunicorn each worker is its own process: prometheus_client's multiprocess mode (the directory
-in PROMETHEUS_MULTIPROC_DIR, which gunicorn.conf.py sets up) adds up what every worker counted. Labels
-hold route templates, methods, statuses and stream names only: never a guid, a user or a token.
+"""GET /metrics, and the per-request counts: what every worker counted (base/metrics.py) and the store's figures.
 
 `/metrics` answers without a token on the metrics listener (METRICS_PORT, which gunicorn.conf.py binds
 on loopback); on the API's own port it wants a token with one of METRICS_SCOPES.
@@ -11,72 +7,24 @@ import os
 import time
 
 from flask import Blueprint, Response, current_app, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client import REGISTRY as PROCESS_REGISTRY
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import event, select
-from sqlalchemy.pool import QueuePool
+from sqlalchemy import select
 
-from .auth import ADMIN, ADMIN_READ_ONLY, require_scope
-from .extensions import db
+from app.api.auth import require_scope
+from app.base.errors import ApiError
+from app.base.metrics import LATENCY, REQUESTS, WRITES_REJECTED, watch_pool
+from app.extensions import db
+from app.identity.tokens import ADMIN, ADMIN_READ_ONLY
+from app.models import FollowerPosition, UsageStream
+from app.writes import utcnow
 
 METRICS_SCOPES = frozenset({ADMIN, ADMIN_READ_ONLY, "cf_events.metrics"})
-
-bp = Blueprint("metrics", __name__)
-
-REQUESTS = Counter("cf_events_requests", "HTTP requests answered", ["route", "method", "status"])
-LATENCY = Histogram("cf_events_request_duration_seconds", "Time to answer a request", ["route", "method"],
-                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-EVENTS_WRITTEN = Counter("cf_events_events_written", "Events newly stored (a replayed guid is not counted)",
-                         ["kind"])
-WRITES_REJECTED = Counter("cf_events_writes_rejected", "Write requests refused (4xx), by route and status",
-                          ["route", "status"])
-DATABASE_UNAVAILABLE = Counter("cf_events_database_unavailable_responses",
-                               "503s answered because the database could not be reached")
-POOL_CHECKOUTS = Counter("cf_events_db_pool_checkouts", "Database connections taken from the pool")
-POOL_WAIT = Histogram("cf_events_db_pool_wait_seconds", "Time a request waited for a pooled database connection",
-                      buckets=(0.0001, 0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30))
-POOL_CHECKED_OUT = Gauge("cf_events_db_pool_connections_in_use", "Database connections in use",
-                         multiprocess_mode="livesum")
-
 UNMATCHED = "<unmatched>"  # a path no route serves: its text stays out of the labels
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-
-class MeasuredQueuePool(QueuePool):
-    """SQLAlchemy's pool, timing how long each checkout waits (for a free connection, or a new one)."""
-
-    def _do_get(self):
-        started = time.perf_counter()
-        try:
-            return super()._do_get()
-        finally:
-            POOL_WAIT.observe(time.perf_counter() - started)
-
-
-def engine_options(database_uri):
-    """What the engine is made with so that its pool is measured (PostgreSQL's; SQLite's is a file lock)."""
-    return {"poolclass": MeasuredQueuePool} if database_uri.startswith("postgresql") else {}
-
-
-def _watch_pool(engine):
-    @event.listens_for(engine, "checkout")
-    def checked_out(*_):
-        POOL_CHECKOUTS.inc()
-        POOL_CHECKED_OUT.inc()
-
-    @event.listens_for(engine, "checkin")
-    def checked_in(*_):
-        POOL_CHECKED_OUT.dec()
-
-
-def events_written(kind, count):
-    if count:
-        EVENTS_WRITTEN.labels(kind).inc(count)
-
-
-def database_unavailable():
-    DATABASE_UNAVAILABLE.inc()
+bp = Blueprint("metrics", __name__)
 
 
 # --- per request -----------------------------------------------------------------------------------
@@ -108,9 +56,6 @@ class StoreCollector:
         self.app = app
 
     def collect(self):
-        from .models import FollowerPosition, UsageStream
-        from .writes import utcnow
-
         heads = GaugeMetricFamily("cf_events_usage_stream_head", "The last position taken in each usage stream",
                                   labels=["stream"])
         lag = GaugeMetricFamily("cf_events_follower_lag_seconds",
@@ -178,8 +123,6 @@ def metrics():
 def _only_metrics_on_its_listener():
     """The metrics listener serves /metrics and nothing else: the API stays behind nginx and tokens."""
     if on_metrics_listener() and request.path != "/metrics":
-        from .errors import ApiError
-
         raise ApiError("NotFound")
 
 
@@ -188,4 +131,4 @@ def init_app(app):
     app.before_request(_started)
     app.after_request(_answered)
     with app.app_context():
-        _watch_pool(db.engine)
+        watch_pool(db.engine)

@@ -1,4 +1,5 @@
-"""Bearer tokens as a UAA issues them: verification, the caller's identity, and scope checks."""
+"""Bearer tokens as a UAA issues them: their keys, verification, revocation, the identity they carry, and
+signing them (the built-in issuer, `flask token`, tests). The request's own caller is api/auth.py's."""
 import json
 import time
 import uuid
@@ -8,14 +9,13 @@ from typing import NamedTuple
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from flask import current_app, g, request
 from sqlalchemy import select
 
-from .config import ConfigError
-from .errors import ApiError
-from .extensions import read
-from .fields import is_storable
-from .models import ApiToken, User
+from app.base.errors import ApiError
+from app.config import ConfigError
+from app.extensions import read
+from app.fields import is_storable
+from app.models import ApiToken, User
 
 ADMIN = "cloud_controller.admin"
 ADMIN_READ_ONLY = "cloud_controller.admin_read_only"
@@ -155,7 +155,8 @@ def _verify(token, keys, audience):
     return Verified(claims, header["alg"] == "HS256" and claims.get("revocable") is True)
 
 
-def _identity_from_claims(claims):
+def identity_of(claims):
+    """The Identity verified `claims` name."""
     return Identity(
         user_id=claims.get("user_id"),
         user_name=claims.get("user_name"),
@@ -163,22 +164,6 @@ def _identity_from_claims(claims):
         client_id=claims.get("client_id"),
         scopes=frozenset(claims.get("scope", [])),
     )
-
-
-def current_identity(audience=AUDIENCE):
-    """The verified caller of this request, whose token is for `audience`; 401 when there is none."""
-    if "identity" not in g:
-        header = request.headers.get("Authorization")
-        if not header:
-            raise ApiError("NotAuthenticated")
-        scheme, _, token = header.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError("InvalidAuthToken")
-        verified = verify_token(token.strip(), current_app.extensions["token_keys"], audience)
-        if verified.revocable and revoked(verified.claims):
-            raise ApiError("InvalidAuthToken")
-        g.identity = _identity_from_claims(verified.claims)
-    return g.identity
 
 
 def revoked(claims):
@@ -189,14 +174,6 @@ def revoked(claims):
         user = user.join(ApiToken, ApiToken.user_guid == User.guid).where(
             ApiToken.guid == claims["api_token"], ApiToken.revoked_at.is_(None))
     return read(user).first() is None
-
-
-def require_scope(scopes):
-    """Return the caller when their token carries one of `scopes`; else 401 or 403."""
-    identity = current_identity()
-    if not identity.has_any(scopes):
-        raise ApiError("InsufficientScope")
-    return identity
 
 
 def issue_token(secret, scopes, user_id=None, user_name=None, email=None, client_id="cf", expires_in=3600, jti=None,
