@@ -20,7 +20,7 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
 else:
     _made_metrics_directory = False
 
-from app.config import DEFAULT_METRICS_PORT
+from app.base.config import DEFAULT_METRICS_PORT
 from app.serving import (
     MAX_HEADER_FIELD,
     MAX_HEADER_FIELDS,

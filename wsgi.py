@@ -1,6 +1,6 @@
 """The one module-level app: `gunicorn wsgi:app`, `flask --app wsgi ...`."""
 from app import create_app
-from app.config import ConfigError
+from app.base.config import ConfigError
 
 try:
     app = create_app()

@@ -3,7 +3,7 @@ import os
 
 from flask import Flask
 
-from app import config as settings
+from app.base import config as settings
 
 
 def create_app(config=None):
@@ -24,8 +24,8 @@ def create_app(config=None):
 
 
 def register_settings(app):
+    from app.base.database import load_stored_json
     from app.base.metrics import engine_options
-    from app.database import load_stored_json
     from app.identity.tokens import TokenKeys
 
     keys = TokenKeys.from_config(app.config)
@@ -41,8 +41,8 @@ def register_settings(app):
 
 
 def register_extensions(app):
-    from app import database  # noqa: F401  (connection set-up for SQLite)
-    from app.extensions import db, migrate
+    from app.base import database  # noqa: F401  (connection set-up for SQLite)
+    from app.base.extensions import db, migrate
 
     db.init_app(app)
     migrations = os.path.join(os.path.dirname(app.root_path), "migrations")

@@ -5,7 +5,7 @@ import uuid
 
 from sqlalchemy import select
 
-from app.extensions import db
+from app.base.extensions import db
 from app.models import ApiToken, User
 from app.writes import utcnow
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, lru_cache
 
-from app.config import redact_keys
+from app.base.config import redact_keys
 
 CLOUD_CONTROLLER = "cloud_controller"
 SCALINGO = "scalingo"

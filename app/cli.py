@@ -5,9 +5,9 @@ import click
 from flask import current_app
 from sqlalchemy import delete, select
 
-from app import version
 from app.api_tokens import create_api_token, revoke_api_token
-from app.extensions import db
+from app.base import version
+from app.base.extensions import db
 from app.follower import follow_command
 from app.identity.tokens import issue_token
 from app.importer import import_command

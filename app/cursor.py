@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, select, update
 
-from app.extensions import db, read
-from app.fields import is_storable
+from app.base.extensions import db, read
+from app.base.fields import is_storable
 from app.filters import conditions
 from app.models import PrunedUsageEvent, UsageStream, record_columns
 from app.pages import fetch_page, select_rows

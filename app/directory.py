@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import and_, func, or_, select, true
 
-from app.extensions import read
+from app.base.extensions import read
 from app.filters import conditions
 from app.models import KnownResource, record_columns
 from app.pages import fetch_page

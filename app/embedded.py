@@ -13,10 +13,11 @@ from datetime import datetime, timedelta, timezone
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from app import config, create_app
+from app import create_app
+from app.base import config
+from app.base.extensions import db
 from app.cli import create_user
 from app.demo import load_demo_events
-from app.extensions import db
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, issue_token
 from app.models import Event
 

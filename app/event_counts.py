@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from sqlalchemy import BigInteger, cast, false, func, select, true
 
-from app.extensions import read
+from app.base.extensions import read
 from app.filters import During, OneOf
 from app.models import Event, EventCountByDay, EventCountByTarget
 from app.pages import fetch_page, select_rows

@@ -36,8 +36,8 @@ from sqlalchemy import select, text, update
 
 from app.api.v2.schemas import EventWriteSchema
 from app.api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
-from app.extensions import db
-from app.fields import parse_time
+from app.base.extensions import db
+from app.base.fields import parse_time
 from app.loading import FastLoader
 from app.models import AppUsageEvent, Event, FollowerPosition, ServiceUsageEvent
 from app.upstream import CursorGone, Fatal, Upstream, absolute

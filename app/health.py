@@ -6,7 +6,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app
 
-from app.extensions import db
+from app.base.extensions import db
 from app.responses import json_response
 
 bp = Blueprint("health", __name__)

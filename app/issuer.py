@@ -13,7 +13,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.base.errors import ApiError, UaaError
-from app.extensions import db
+from app.base.extensions import db
 from app.identity.tokens import issue_token
 from app.models import Client, User
 from app.responses import json_response

@@ -4,7 +4,7 @@ from flask import request
 from werkzeug.routing import BaseConverter
 
 from app.base.errors import ApiError
-from app.fields import NUL
+from app.base.fields import NUL
 
 
 class StorableSegment(BaseConverter):

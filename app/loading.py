@@ -17,7 +17,17 @@ from marshmallow import ValidationError, fields
 from marshmallow.utils import missing
 from marshmallow.validate import OneOf, Range, Regexp
 
-from app.fields import GUID_PATTERN, TIME_FORM, Guid, JsonObject, Text, Timestamp, check_json, check_text, parse_time
+from app.base.fields import (
+    GUID_PATTERN,
+    TIME_FORM,
+    Guid,
+    JsonObject,
+    Text,
+    Timestamp,
+    check_json,
+    check_text,
+    parse_time,
+)
 
 
 class _Schema(Exception):

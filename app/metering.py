@@ -29,7 +29,7 @@ from flask.cli import with_appcontext
 from psycopg2.extras import execute_values
 from sqlalchemy import func, select, tuple_, update
 
-from app.extensions import db, dialect_insert
+from app.base.extensions import db, dialect_insert
 from app.models import AppUsageEvent, ServiceUsageEvent, UsageDay, UsageFold, UsageMeter, UsageSegment
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from functools import cache
 from sqlalchemy import BigInteger, Date, Index, Integer, String, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
-from app.types import BigId, Json, UTCDateTime
+from app.base.extensions import db
+from app.base.types import BigId, Json, UTCDateTime
 
 Guid = String(255)
 Name = String(255)

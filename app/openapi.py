@@ -55,7 +55,7 @@ from app.api.v3 import roles as v3_roles
 from app.api.v3 import schemas as v3_schemas
 from app.api.v3 import stats as v3_stats
 from app.api.v3 import usage_events as v3_usage
-from app.fields import (
+from app.base.fields import (
     CLOCK,
     FIRST_YEAR,
     GUID_PATTERN,

@@ -3,7 +3,7 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select
 
-from app.extensions import read
+from app.base.extensions import read
 from app.models import record_columns
 
 

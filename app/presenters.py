@@ -12,7 +12,7 @@ import functools
 from marshmallow import fields
 from sqlalchemy.engine import Row
 
-from app.fields import NullAsEmpty, Timestamp, format_timestamp
+from app.base.fields import NullAsEmpty, Timestamp, format_timestamp
 
 
 class SameAs(fields.Function):

@@ -10,8 +10,8 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import delete, insert, select, update
 
+from app.base.extensions import db
 from app.cursor import lock_stream
-from app.extensions import db
 from app.metering import catch_up, fold_pending
 from app.models import AppUsageEvent, Event, PrunedUsageEvent, ServiceUsageEvent, UsageStream
 from app.usage import latest_existing_instance_events, latest_started_app_events

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.base.extensions import db
 from app.metering import DAY, FOLD_BATCH, Day, catch_up, day_changes, day_of, kind_of_series, pending, start_of
 from app.models import AppUsageEvent, ServiceUsageEvent, UsageDay, UsageFold, UsageMeter, UsageSegment
 from app.writes import utcnow

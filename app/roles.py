@@ -2,7 +2,7 @@
 from sqlalchemy import case, delete, select, true
 
 from app import directory
-from app.extensions import db, dialect_insert
+from app.base.extensions import db, dialect_insert
 from app.models import KnownResource, Role
 from app.visibility import GLOBAL_READERS, targets_of
 from app.writes import utcnow

@@ -12,7 +12,7 @@ import psycopg2
 from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError
 
-from app.extensions import db
+from app.base.extensions import db
 from app.responses import encode_json
 
 # From this many rows a batch is copied; a smaller one is one INSERT of values.

@@ -1,8 +1,8 @@
 """Usage-stream rules shared by purge-and-reseed and retention: which apps run, which instances exist."""
 from sqlalchemy import delete, func, insert, select, update
 
+from app.base.extensions import db
 from app.cursor import lock_stream, take_positions
-from app.extensions import db
 from app.metering import fold_pending
 from app.models import AppUsageEvent, PrunedUsageEvent, ServiceUsageEvent, UsageStream
 from app.writes import utcnow

@@ -5,8 +5,8 @@ events (V3.md 5); v2 has no such role (SPEC 7). Everything else is one rule.
 """
 from sqlalchemy import and_, false, or_, select, true
 
-from app.extensions import db
-from app.fields import is_storable
+from app.base.extensions import db
+from app.base.fields import is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, USAGE_AUDIT
 from app.models import Event, Role
 

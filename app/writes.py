@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from app import metering, staging
 from app.base import metrics
 from app.base.errors import ApiError
+from app.base.extensions import db, dialect_insert
 from app.cursor import lock_stream, take_positions
-from app.extensions import db, dialect_insert
 from app.models import AppUsageEvent, ServiceUsageEvent, record_columns
 
 MAX_BATCH = 1000

@@ -24,7 +24,7 @@ def sqlalchemy_url(url):
 class InProcessApp:
     def __init__(self, url, secret, token):
         from app import create_app
-        from app.extensions import db
+        from app.base.extensions import db
 
         self.app = create_app({"SQLALCHEMY_DATABASE_URI": sqlalchemy_url(url), "TOKEN_SECRET": secret})
         self.headers = {"Authorization": f"bearer {token}"}

@@ -1169,7 +1169,7 @@ def _errors(outcome):
 
 def _catch_up(app, pending):
     """Fold what is pending in process (metering.catch_up, as `flask events fold` does); events/s."""
-    from app.extensions import db
+    from app.base.extensions import db
     from app.metering import catch_up
     from app.models import AppUsageEvent
 

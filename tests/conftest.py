@@ -17,8 +17,8 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.config import database_url
-from app.extensions import db
+from app.base.config import database_url
+from app.base.extensions import db
 from app.identity.tokens import ADMIN, issue_token
 from tests.pgcluster import Cluster, ClusterError
 

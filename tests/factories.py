@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
-from app.extensions import db
+from app.base.extensions import db
 from app.models import Event
 
 BASE_TIME = datetime(2016, 6, 8, 16, 41, 23, tzinfo=timezone.utc)

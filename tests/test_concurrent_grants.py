@@ -12,7 +12,7 @@ import pytest
 import requests
 from flask_migrate import upgrade
 
-from app.extensions import db
+from app.base.extensions import db
 from app.identity.tokens import ADMIN, issue_token
 from tests.conftest import SECRET, fresh_postgres_database, make_app
 from tests.pgcluster import free_port

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from app.base.extensions import db
 from app.cli import create_user
 from app.demo import ORGS, load_demo_events
-from app.extensions import db
 from app.identity.tokens import ADMIN, READ
 from app.models import Event
 

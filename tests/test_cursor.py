@@ -18,9 +18,9 @@ from flask_migrate import upgrade
 from sqlalchemy.exc import DataError
 
 from app.api.v2.usage_schemas import AppUsageEventWriteSchema
-from app.config import database_url
+from app.base.config import database_url
+from app.base.extensions import db
 from app.cursor import take_positions
-from app.extensions import db
 from app.models import AppUsageEvent
 from app.writes import write_events
 from tests.conftest import fresh_postgres_database, make_app

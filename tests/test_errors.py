@@ -6,10 +6,10 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from app import database
 from app.api.errors import render_v2
+from app.base import database
 from app.base.errors import CATALOGUE, ApiError
-from app.extensions import db
+from app.base.extensions import db
 from tests.conftest import make_app
 
 ERROR_KEYS = ["description", "error_code", "code"]

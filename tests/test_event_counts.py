@@ -9,8 +9,8 @@ from app import event_counts
 from app.api.v2.paging import parse_paging
 from app.api.v2.query import parse_filters
 from app.audit_events import BY_TIME, FIELDS
+from app.base.extensions import db
 from app.event_counts import counted_filter
-from app.extensions import db
 from app.filters import conditions
 from app.models import Event, EventCountByDay, EventCountByTarget
 from app.pages import fetch_page

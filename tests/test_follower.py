@@ -21,8 +21,8 @@ from flask import Flask, jsonify, request
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
+from app.base.extensions import db
 from app.cli import create_client
-from app.extensions import db
 from app.follower import Follower
 from app.identity.tokens import ADMIN, issue_token
 from app.models import AppUsageEvent, Event, FollowerPosition

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from app.extensions import db
+from app.base.extensions import db
 
 pytestmark = pytest.mark.postgres_only
 

@@ -9,7 +9,7 @@ from app.api.v1.schemas import ScalingoEventSchema, present_scalingo_event
 from app.api.v2.schemas import EventEntitySchema, EventMetadataSchema, present_event
 from app.api.v2.usage_schemas import ENTITY_SCHEMAS, usage_metadata_schema, usage_presenter
 from app.api.v3.schemas import AppUsageEventSchema, AuditEventSchema, ServiceUsageEventSchema
-from app.extensions import db
+from app.base.extensions import db
 from app.models import AppUsageEvent, Event, ServiceUsageEvent, record_columns
 from app.presenters import Presenter
 

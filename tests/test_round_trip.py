@@ -12,10 +12,10 @@ import re
 import pytest
 from sqlalchemy import delete, update
 
+from app.base.extensions import db
+from app.base.fields import parse_time
 from app.catalogue import EVENT_TYPES, redact
 from app.demo import load_demo_events
-from app.extensions import db
-from app.fields import parse_time
 from app.models import AppUsageEvent, Event, ServiceUsageEvent, UsageStream
 from app.usage import APP_STATES, SERVICE_STATES
 

@@ -34,8 +34,8 @@ from app import catalogue, openapi, reports
 from app.api.v1 import schemas as v1_schemas
 from app.api.v2 import query as v2_query
 from app.base.errors import ApiError
-from app.extensions import db
-from app.fields import MAX_JSON_DEPTH, TIME_FORM, parse_time
+from app.base.extensions import db
+from app.base.fields import MAX_JSON_DEPTH, TIME_FORM, parse_time
 from app.identity.tokens import ADMIN, issue_token
 from app.models import Role
 from tests.conftest import SECRET, make_app

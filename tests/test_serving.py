@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 from flask_migrate import upgrade
 
-from app.extensions import db
+from app.base.extensions import db
 from app.identity.tokens import ADMIN, issue_token
 from app.serving import nginx_config
 from tests.conftest import SECRET, fresh_postgres_database, make_app

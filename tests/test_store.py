@@ -3,7 +3,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.base.extensions import db
 from app.models import Event
 from tests.factories import EventFactory
 

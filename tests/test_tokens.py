@@ -8,8 +8,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from app.base.config import ConfigError
 from app.cli import create_user
-from app.config import ConfigError
 from app.identity.tokens import ADMIN, READ
 from tests.conftest import SECRET, make_app
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import reports, usage
-from app.extensions import db
+from app.base.extensions import db
 from app.models import AppUsageEvent, ServiceUsageEvent
 from app.pruning import prune_usage_stream
 from app.reports import Period

@@ -144,7 +144,7 @@ def test_token_exchange_and_revocation(app, client):
 
 
 def test_api_tokens_are_stored_hashed(app):
-    from app.extensions import db
+    from app.base.extensions import db
     from app.models import ApiToken
 
     api_token = new_api_token(app)

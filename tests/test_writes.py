@@ -414,7 +414,7 @@ def test_a_mixed_batch_is_one_insert(client, admin, backend, monkeypatch):
     from sqlalchemy import event
 
     from app import staging
-    from app.extensions import db
+    from app.base.extensions import db
 
     copied = []
     real_insert = staging.insert_copied

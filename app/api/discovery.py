@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app
 
-from app import version
+from app.base import version
 from app.responses import json_response
 from app.urls import base_url
 

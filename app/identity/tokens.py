@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import select
 
+from app.base.config import ConfigError
 from app.base.errors import ApiError
-from app.config import ConfigError
-from app.extensions import read
-from app.fields import is_storable
+from app.base.extensions import read
+from app.base.fields import is_storable
 from app.models import ApiToken, User
 
 ADMIN = "cloud_controller.admin"

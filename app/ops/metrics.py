@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from app.api.auth import require_scope
 from app.base.errors import ApiError
+from app.base.extensions import db
 from app.base.metrics import LATENCY, REQUESTS, WRITES_REJECTED, watch_pool
-from app.extensions import db
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY
 from app.models import FollowerPosition, UsageStream
 from app.writes import utcnow

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from app.audit_events import list_events
 from app.base.errors import ApiError
-from app.extensions import db
-from app.fields import is_storable
+from app.base.extensions import db
+from app.base.fields import is_storable
 from app.filters import During, OneOf
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
 from app.models import Event

@@ -4,7 +4,7 @@ from datetime import timezone
 from marshmallow import EXCLUDE, Schema, fields
 from marshmallow.validate import Range
 
-from app.fields import Integer
+from app.base.fields import Integer
 from app.presenters import Presenter
 
 DEFAULT_PER_PAGE = 30

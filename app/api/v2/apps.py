@@ -6,7 +6,7 @@ under the name it had last.
 from flask import request
 
 from app import directory
-from app.fields import format_timestamp
+from app.base.fields import format_timestamp
 from app.filters import OneOf
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
 from app.responses import json_response

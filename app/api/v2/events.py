@@ -4,8 +4,8 @@ from sqlalchemy import delete
 
 from app import audit_events
 from app.base.errors import ApiError
-from app.extensions import db
-from app.fields import is_storable
+from app.base.extensions import db
+from app.base.fields import is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
 from app.models import Event
 from app.responses import empty_response, json_response

@@ -8,7 +8,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from marshmallow.validate import OneOf, Range
 
 from app.base.errors import ApiError
-from app.fields import Integer
+from app.base.fields import Integer
 from app.pages import PageRequest
 
 DEFAULT_PER_PAGE = 50

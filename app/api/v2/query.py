@@ -8,7 +8,7 @@ from datetime import date
 from typing import NamedTuple
 
 from app.base.errors import ApiError
-from app.fields import parse_time, time_pattern
+from app.base.fields import parse_time, time_pattern
 from app.filters import ONE_SECOND, AtSeconds, Compare, During, OneOf
 
 # The leftmost of these splits a clause; values may contain ':' (timestamps) or other operators.

@@ -3,7 +3,7 @@ from flask import request
 from werkzeug.routing import BaseConverter
 
 from app.base.errors import ApiError
-from app.fields import GUID_PATTERN, format_timestamp, is_storable
+from app.base.fields import GUID_PATTERN, format_timestamp, is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR
 from app.models import Role
 from app.pages import fetch_page

@@ -2,8 +2,8 @@
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validates_schema
 from marshmallow.validate import Regexp
 
+from app.base.fields import Guid, JsonObject, NullAsEmpty, Text, Timestamp, format_timestamp
 from app.catalogue import check, conforms, redact
-from app.fields import Guid, JsonObject, NullAsEmpty, Text, Timestamp, format_timestamp
 from app.presenters import Presenter
 
 from ..v1.schemas import is_scalingo_event, scalingo_to_store

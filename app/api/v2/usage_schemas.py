@@ -4,7 +4,7 @@ from urllib.parse import urlsplit, urlunsplit
 from marshmallow import RAISE, Schema, fields, post_load
 from marshmallow.validate import OneOf, Range
 
-from app.fields import Guid, Integer, Text, Timestamp
+from app.base.fields import Guid, Integer, Text, Timestamp
 from app.presenters import Presenter
 from app.usage import APP_STATES, SERVICE_INSTANCE_TYPES, SERVICE_STATES
 

@@ -10,7 +10,7 @@ import re
 from typing import NamedTuple
 from urllib.parse import unquote
 
-from app.fields import is_storable, parse_time
+from app.base.fields import is_storable, parse_time
 from app.filters import ONE_SECOND, AtSeconds, During, NoneOf, OneOf
 
 DEFAULT_PER_PAGE = 50

@@ -6,10 +6,10 @@ from sqlalchemy import select
 
 from app import roles
 from app.base.errors import ApiError
+from app.base.extensions import db
+from app.base.fields import GUID_PATTERN, is_storable
 from app.bodies import read_json
 from app.directory import known_or_named, names_of
-from app.extensions import db
-from app.fields import GUID_PATTERN, is_storable
 from app.filters import conditions
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
 from app.models import Role, User

@@ -3,7 +3,7 @@ from urllib.parse import quote
 
 from marshmallow import Schema, fields
 
-from app.fields import Timestamp, format_timestamp
+from app.base.fields import Timestamp, format_timestamp
 from app.presenters import Attributes, PerPage, Presenter, SameAs
 from app.urls import base_url
 

@@ -32,9 +32,9 @@ from flask import request
 from sqlalchemy import BigInteger, Date, cast, func, select
 
 from app.base.errors import ApiError
+from app.base.extensions import db, read
+from app.base.fields import is_storable
 from app.catalogue import CATEGORIES, EVENT_TYPES
-from app.extensions import db, read
-from app.fields import is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
 from app.models import AppUsageEvent, Event, EventCountByDay, record_columns
 from app.responses import json_response

@@ -5,7 +5,8 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
 PACKAGE = "cf-events"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The checkout: app/base/ is two levels below it.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @cache
