@@ -6,7 +6,7 @@ import uuid
 from sqlalchemy import select
 
 from app.base.extensions import db
-from app.models import ApiToken, User
+from app.identity.models import ApiToken, User
 from app.writes import utcnow
 
 PREFIX = "tk-us-"

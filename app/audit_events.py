@@ -6,7 +6,7 @@ are decided here, once.
 """
 from app.event_counts import event_page
 from app.filters import conditions
-from app.models import Event
+from app.store.models import Event
 from app.visibility import find_visible, sees_every_event, visible_events
 
 # Every field a dialect may filter audit events on.

@@ -9,11 +9,11 @@ from app.api_tokens import create_api_token, revoke_api_token
 from app.base import version
 from app.base.extensions import db
 from app.follower import follow_command
+from app.identity.models import ApiToken, Client, Role, User
 from app.identity.tokens import issue_token
 from app.importer import import_command
 from app.issuer import hash_secret
 from app.metering import fold_command
-from app.models import ApiToken, Client, Role, User
 from app.pruning import prune_command
 from app.serving import nginx_config
 from app.writes import utcnow

@@ -18,8 +18,8 @@ from sqlalchemy import bindparam, func, select, update
 from app.base.extensions import db, read
 from app.base.fields import is_storable
 from app.filters import conditions
-from app.models import PrunedUsageEvent, UsageStream, record_columns
 from app.pages import fetch_page, select_rows
+from app.store.models import PrunedUsageEvent, UsageStream, record_columns
 
 
 def take_positions(stream, count):

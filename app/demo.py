@@ -4,7 +4,7 @@ import random
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from app.models import AppUsageEvent, Event, ServiceUsageEvent
+from app.store.models import AppUsageEvent, Event, ServiceUsageEvent
 from app.writes import MAX_BATCH, write_events
 
 ORGS = {"acme": ["dev", "staging", "prod"], "globex": ["dev", "prod"], "initech": ["sandbox", "prod"]}

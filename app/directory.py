@@ -6,8 +6,8 @@ from sqlalchemy import and_, func, or_, select, true
 
 from app.base.extensions import read
 from app.filters import conditions
-from app.models import KnownResource, record_columns
 from app.pages import fetch_page
+from app.store.models import KnownResource, record_columns
 from app.visibility import GLOBAL_READERS, targets_of
 
 FIELDS = {

@@ -19,7 +19,7 @@ from app.base.extensions import db
 from app.cli import create_user
 from app.demo import load_demo_events
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, issue_token
-from app.models import Event
+from app.store.models import Event
 
 ADMIN_SCOPES = [ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE]
 INSTANCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance")

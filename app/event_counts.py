@@ -22,8 +22,8 @@ from sqlalchemy import BigInteger, cast, false, func, select, true
 
 from app.base.extensions import read
 from app.filters import During, OneOf
-from app.models import Event, EventCountByDay, EventCountByTarget
 from app.pages import fetch_page, select_rows
+from app.store.models import Event, EventCountByDay, EventCountByTarget
 
 # The fields counted per value (the target types of EventCountByTarget).
 TARGETS = {"space_guid": "space", "organization_guid": "organization", "actee": "actee", "actor": "actor",

@@ -39,7 +39,7 @@ from app.api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEvent
 from app.base.extensions import db
 from app.base.fields import parse_time
 from app.loading import FastLoader
-from app.models import AppUsageEvent, Event, FollowerPosition, ServiceUsageEvent
+from app.store.models import AppUsageEvent, Event, FollowerPosition, ServiceUsageEvent
 from app.upstream import CursorGone, Fatal, Upstream, absolute
 from app.writes import utcnow, write_events
 

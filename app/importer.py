@@ -23,7 +23,7 @@ from app.api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEvent
 from app.base.errors import ApiError
 from app.bodies import parse_json_fast
 from app.loading import loader_for
-from app.models import AppUsageEvent, Event, ServiceUsageEvent
+from app.store.models import AppUsageEvent, Event, ServiceUsageEvent
 from app.writes import uuid7, write_events
 
 KINDS = {

@@ -14,8 +14,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.base.errors import ApiError, UaaError
 from app.base.extensions import db
+from app.identity.models import Client, User
 from app.identity.tokens import issue_token
-from app.models import Client, User
 from app.responses import json_response
 from app.writes import utcnow
 

@@ -30,7 +30,8 @@ from psycopg2.extras import execute_values
 from sqlalchemy import func, select, tuple_, update
 
 from app.base.extensions import db, dialect_insert
-from app.models import AppUsageEvent, ServiceUsageEvent, UsageDay, UsageFold, UsageMeter, UsageSegment
+from app.store.models import AppUsageEvent, ServiceUsageEvent
+from app.usage.models import UsageDay, UsageFold, UsageMeter, UsageSegment
 
 log = logging.getLogger(__name__)
 

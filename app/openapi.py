@@ -68,11 +68,12 @@ from app.base.fields import (
     date_pattern,
     time_pattern,
 )
+from app.identity.models import Role, User
 from app.issuer import LOGIN_PROMPTS
-from app.models import AppUsageEvent, Event, KnownResource, Role, ServiceUsageEvent, User
 from app.presenters import Attributes, PerPage, SameAs
 from app.responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
 from app.serving import HEADER_LIMITS, MAX_REQUEST_LINE
+from app.store.models import AppUsageEvent, Event, KnownResource, ServiceUsageEvent
 from app.writes import MAX_BATCH
 
 bp = Blueprint("openapi", __name__)

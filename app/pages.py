@@ -4,7 +4,7 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 
 from app.base.extensions import read
-from app.models import record_columns
+from app.store.models import record_columns
 
 
 class PageRequest(NamedTuple):

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from app.base.extensions import db
 from app.metering import DAY, FOLD_BATCH, Day, catch_up, day_changes, day_of, kind_of_series, pending, start_of
-from app.models import AppUsageEvent, ServiceUsageEvent, UsageDay, UsageFold, UsageMeter, UsageSegment
+from app.store.models import AppUsageEvent, ServiceUsageEvent
+from app.usage.models import UsageDay, UsageFold, UsageMeter, UsageSegment
 from app.writes import utcnow
 
 MAX_PERIOD_DAYS = 366

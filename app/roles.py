@@ -3,7 +3,8 @@ from sqlalchemy import case, delete, select, true
 
 from app import directory
 from app.base.extensions import db, dialect_insert
-from app.models import KnownResource, Role
+from app.identity.models import Role
+from app.store.models import KnownResource
 from app.visibility import GLOBAL_READERS, targets_of
 from app.writes import utcnow
 

@@ -7,8 +7,9 @@ from sqlalchemy import and_, false, or_, select, true
 
 from app.base.extensions import db
 from app.base.fields import is_storable
+from app.identity.models import Role
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, USAGE_AUDIT
-from app.models import Event, Role
+from app.store.models import Event
 
 # These roles see every event of the platform.
 GLOBAL_READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR})

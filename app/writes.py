@@ -14,7 +14,7 @@ from app.base import metrics
 from app.base.errors import ApiError
 from app.base.extensions import db, dialect_insert
 from app.cursor import lock_stream, take_positions
-from app.models import AppUsageEvent, ServiceUsageEvent, record_columns
+from app.store.models import AppUsageEvent, ServiceUsageEvent, record_columns
 
 MAX_BATCH = 1000
 # Writers lock shared rows (event counts, a usage stream's counter) in a consistent order, but should

@@ -1171,7 +1171,7 @@ def _catch_up(app, pending):
     """Fold what is pending in process (metering.catch_up, as `flask events fold` does); events/s."""
     from app.base.extensions import db
     from app.metering import catch_up
-    from app.models import AppUsageEvent
+    from app.store.models import AppUsageEvent
 
     with app.app.app_context():
         started = time.perf_counter()

@@ -6,7 +6,7 @@ import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
 from app.base.extensions import db
-from app.models import Event
+from app.store.models import Event
 
 BASE_TIME = datetime(2016, 6, 8, 16, 41, 23, tzinfo=timezone.utc)
 

@@ -24,7 +24,7 @@ from app.base.extensions import db
 from app.cli import create_user
 from app.demo import ORGS, load_demo_events
 from app.identity.tokens import ADMIN, READ
-from app.models import Event
+from app.store.models import Event
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "tests" / "js" / "console" / "console.mjs"

@@ -12,9 +12,9 @@ from app.audit_events import BY_TIME, FIELDS
 from app.base.extensions import db
 from app.event_counts import counted_filter
 from app.filters import conditions
-from app.models import Event, EventCountByDay, EventCountByTarget
 from app.pages import fetch_page
 from app.pruning import prune_audit_events
+from app.store.models import Event, EventCountByDay, EventCountByTarget
 from tests.factories import EventFactory
 
 Q_KEYS = ("timestamp", "type", "actee", "space_guid", "organization_guid")
@@ -151,7 +151,7 @@ def test_a_reader_of_some_spaces_is_counted_exactly(client, auth, monkeypatch):
     calls = []
     real = event_counts.fetch_page
     monkeypatch.setattr(event_counts, "fetch_page", lambda *args: calls.append(args) or real(*args))
-    from app.models import Role
+    from app.identity.models import Role
 
     db.session.add(Role(user_guid="dev", target_type="space", target_guid="s1", role="developer",
                         created_at=datetime.now(timezone.utc)))

@@ -25,7 +25,7 @@ from app.base.extensions import db
 from app.cli import create_client
 from app.follower import Follower
 from app.identity.tokens import ADMIN, issue_token
-from app.models import AppUsageEvent, Event, FollowerPosition
+from app.store.models import AppUsageEvent, Event, FollowerPosition
 from app.upstream import Fatal, Upstream
 from tests.conftest import SECRET, fresh_postgres_database, make_app
 from tests.pgcluster import free_port

@@ -10,8 +10,8 @@ from app.api.v2.schemas import EventEntitySchema, EventMetadataSchema, present_e
 from app.api.v2.usage_schemas import ENTITY_SCHEMAS, usage_metadata_schema, usage_presenter
 from app.api.v3.schemas import AppUsageEventSchema, AuditEventSchema, ServiceUsageEventSchema
 from app.base.extensions import db
-from app.models import AppUsageEvent, Event, ServiceUsageEvent, record_columns
 from app.presenters import Presenter
+from app.store.models import AppUsageEvent, Event, ServiceUsageEvent, record_columns
 
 WHEN = datetime(2026, 3, 1, 12, 30, 45, 678000, tzinfo=timezone.utc)
 

@@ -16,8 +16,8 @@ from app.base.extensions import db
 from app.base.fields import parse_time
 from app.catalogue import EVENT_TYPES, redact
 from app.demo import load_demo_events
-from app.models import AppUsageEvent, Event, ServiceUsageEvent, UsageStream
-from app.usage import APP_STATES, SERVICE_STATES
+from app.store.models import AppUsageEvent, Event, ServiceUsageEvent, UsageStream
+from app.store.streams import APP_STATES, SERVICE_STATES
 
 # Copies of the API pages the product was specified from (../shared/reference/).
 REFERENCE = os.path.join(os.path.dirname(__file__), "reference")

@@ -36,8 +36,8 @@ from app.api.v2 import query as v2_query
 from app.base.errors import ApiError
 from app.base.extensions import db
 from app.base.fields import MAX_JSON_DEPTH, TIME_FORM, parse_time
+from app.identity.models import Role
 from app.identity.tokens import ADMIN, issue_token
-from app.models import Role
 from tests.conftest import SECRET, make_app
 
 # Fuzzed examples per operation and backend, besides the examples and the coverage phase's cases, and the

@@ -4,7 +4,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
 from app.base.extensions import db
-from app.models import Event
+from app.store.models import Event
 from tests.factories import EventFactory
 
 

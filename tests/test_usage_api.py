@@ -262,7 +262,7 @@ def test_a_store_with_more_pending_than_a_request_folds_answers_503_until_folded
 
 def test_with_fold_on_write_off_a_follower_folds_instead(app, client, admin, monkeypatch):
     from app.base.extensions import db
-    from app.models import UsageFold
+    from app.usage.models import UsageFold
 
     def position():
         value = db.session.scalar(db.select(UsageFold.position).where(UsageFold.stream == "app_usage_events"))

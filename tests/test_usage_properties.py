@@ -12,11 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import reports, usage
+from app import reports
 from app.base.extensions import db
-from app.models import AppUsageEvent, ServiceUsageEvent
 from app.pruning import prune_usage_stream
 from app.reports import Period
+from app.store import streams
+from app.store.models import AppUsageEvent, ServiceUsageEvent
 
 T0 = datetime(2026, 1, 20, tzinfo=timezone.utc)
 T0_SECOND = int(T0.timestamp())
@@ -300,8 +301,8 @@ def write_stream(client, admin, steps, monkeypatch):
         if kind == "purge":
             flush()
             model = AppUsageEvent if number == "app" else ServiceUsageEvent
-            monkeypatch.setattr(usage, "utcnow", lambda second=second: datetime.fromtimestamp(second, timezone.utc))
-            usage.purge_and_reseed(model)
+            monkeypatch.setattr(streams, "utcnow", lambda second=second: datetime.fromtimestamp(second, timezone.utc))
+            streams.purge_and_reseed(model)
             fields = [column.key for column in model.__table__.columns]
             for row in db.session.scalars(db.select(model).order_by(model.id)):
                 event = {name: getattr(row, name) for name in fields}

@@ -3,11 +3,12 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from app import metering, reports, usage
+from app import metering, reports
 from app.metering import catch_up
-from app.models import AppUsageEvent
 from app.pruning import prune_usage_stream
 from app.reports import Period
+from app.store import streams
+from app.store.models import AppUsageEvent
 from tests.test_usage_events import write
 
 MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
@@ -111,7 +112,7 @@ def test_an_event_never_takes_effect_before_an_earlier_one_of_its_process(app, s
 def test_a_purge_and_reseed_continues_what_was_running(app, stream, client, admin, monkeypatch):
     stream(app_usage("STARTED", 0, instances=2), app_usage("STARTED", 0, process="proc-2"),
            app_usage("STOPPED", 24, process="proc-2"))
-    monkeypatch.setattr(usage, "utcnow", lambda: T0 + timedelta(hours=48))
+    monkeypatch.setattr(streams, "utcnow", lambda: T0 + timedelta(hours=48))
     response = client.post("/v2/app_usage_events/destructively_purge_all_and_reseed_started_apps", headers=admin)
     assert response.status_code == 204
     stream(app_usage("STOPPED", 72))

@@ -145,7 +145,7 @@ def test_token_exchange_and_revocation(app, client):
 
 def test_api_tokens_are_stored_hashed(app):
     from app.base.extensions import db
-    from app.models import ApiToken
+    from app.identity.models import ApiToken
 
     api_token = new_api_token(app)
     stored = db.session.scalars(db.select(ApiToken.token_hash)).all()

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.base.extensions import db
+from app.identity.models import Role
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, issue_token
-from app.models import Role
 from tests.conftest import SECRET
 from tests.factories import EventFactory
 

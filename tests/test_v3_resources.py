@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.base.extensions import db
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
-from app.models import KnownResource
+from app.store.models import KnownResource
 from tests.conftest import make_app
 from tests.test_usage_events import app_event, service_event, write
 

@@ -15,7 +15,8 @@ from app.base.config import ConfigError
 from app.base.errors import ApiError
 from app.base.extensions import read
 from app.base.fields import is_storable
-from app.models import ApiToken, User
+
+from .models import ApiToken, User
 
 ADMIN = "cloud_controller.admin"
 ADMIN_READ_ONLY = "cloud_controller.admin_read_only"

@@ -17,7 +17,7 @@ from app.base.errors import ApiError
 from app.base.extensions import db
 from app.base.metrics import LATENCY, REQUESTS, WRITES_REJECTED, watch_pool
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY
-from app.models import FollowerPosition, UsageStream
+from app.store.models import FollowerPosition, UsageStream
 from app.writes import utcnow
 
 METRICS_SCOPES = frozenset({ADMIN, ADMIN_READ_ONLY, "cf_events.metrics"})

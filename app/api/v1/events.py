@@ -12,9 +12,9 @@ from app.base.extensions import db
 from app.base.fields import is_storable
 from app.filters import During, OneOf
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
-from app.models import Event
 from app.pages import PageRequest
 from app.responses import json_response
+from app.store.models import Event
 from app.visibility import visible_events
 from app.writes import utcnow
 

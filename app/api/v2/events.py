@@ -7,8 +7,8 @@ from app.base.errors import ApiError
 from app.base.extensions import db
 from app.base.fields import is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
-from app.models import Event
 from app.responses import empty_response, json_response
+from app.store.models import Event
 from app.writes import write_events
 
 from ..auth import require_scope

@@ -4,8 +4,8 @@ from werkzeug.routing import BaseConverter
 
 from app.base.errors import ApiError
 from app.base.fields import GUID_PATTERN, format_timestamp, is_storable
+from app.identity.models import Role
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR
-from app.models import Role
 from app.pages import fetch_page
 from app.responses import empty_response, json_response
 from app.roles import grant, revoke

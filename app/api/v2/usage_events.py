@@ -7,9 +7,9 @@ from flask import request
 from app.base.errors import ApiError
 from app.cursor import UnknownCursor, stream_page
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
-from app.models import AppUsageEvent, ServiceUsageEvent
 from app.responses import empty_response, json_response
-from app.usage import STREAM_FIELDS, purge_and_reseed
+from app.store.models import AppUsageEvent, ServiceUsageEvent
+from app.store.streams import STREAM_FIELDS, purge_and_reseed
 from app.visibility import find_visible, visible_usage_events
 from app.writes import write_events
 

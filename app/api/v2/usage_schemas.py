@@ -6,7 +6,7 @@ from marshmallow.validate import OneOf, Range
 
 from app.base.fields import Guid, Integer, Text, Timestamp
 from app.presenters import Presenter
-from app.usage import APP_STATES, SERVICE_INSTANCE_TYPES, SERVICE_STATES
+from app.store.streams import APP_STATES, SERVICE_INSTANCE_TYPES, SERVICE_STATES
 
 REDACTED_CREDENTIAL = "***"
 # Counts and sizes are stored as 32-bit integers.

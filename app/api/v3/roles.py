@@ -11,8 +11,8 @@ from app.base.fields import GUID_PATTERN, is_storable
 from app.bodies import read_json
 from app.directory import known_or_named, names_of
 from app.filters import conditions
+from app.identity.models import Role, User
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
-from app.models import Role, User
 from app.pages import PageRequest, fetch_page
 from app.responses import empty_response, json_response
 

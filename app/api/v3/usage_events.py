@@ -7,10 +7,10 @@ from flask import request
 from app.base.errors import ApiError
 from app.cursor import UnknownCursor, by_time, stream_page
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
-from app.models import AppUsageEvent, ServiceUsageEvent
 from app.pages import PageRequest
 from app.responses import json_response
-from app.usage import STREAM_FIELDS, purge_and_reseed
+from app.store.models import AppUsageEvent, ServiceUsageEvent
+from app.store.streams import STREAM_FIELDS, purge_and_reseed
 from app.visibility import GLOBAL_READERS, find_visible, visible_usage_events
 
 from ..auth import require_scope

@@ -1,5 +1,4 @@
 """The event store's tables: columns, indexes and constraints only."""
-import uuid
 from functools import cache
 
 from sqlalchemy import BigInteger, Date, Index, Integer, String, inspect
@@ -178,28 +177,6 @@ class ServiceUsageEvent(db.Model):
     )
 
 
-class Role(db.Model):
-    """A user's role in a space or an organization, managed as in CC: v2's PUT /v2/spaces/{guid}/auditors/{user}
-    and v3's POST /v3/roles write the same rows.
-
-    Space roles are developer, auditor, manager and supporter; organization roles user, auditor,
-    manager and billing_manager (v3's types are the target type and the role: space_supporter).
-    """
-
-    __tablename__ = "roles"
-
-    target_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # "space" or "organization"
-    target_guid: Mapped[str] = mapped_column(Guid, primary_key=True)
-    role: Mapped[str] = mapped_column(String(16), primary_key=True)
-    user_guid: Mapped[str] = mapped_column(Guid, primary_key=True)
-    created_at = mapped_column(UTCDateTime, nullable=False)
-    # v3 names a role by a guid of its own (GET /v3/roles/{guid}).
-    guid: Mapped[str] = mapped_column(Guid, unique=True, default=lambda: str(uuid.uuid4()))
-
-    # Visibility asks "which spaces and orgs may this user read?" on every request.
-    __table_args__ = (Index("ix_roles_user_guid_role", "user_guid", "role"),)
-
-
 class KnownResource(db.Model):
     """An app, space or organization as the store knows it from its events and usage events.
 
@@ -232,51 +209,6 @@ class KnownResource(db.Model):
     )
 
 
-class User(db.Model):
-    """A user of the built-in token issuer (embedded default and tests; production uses a UAA)."""
-
-    __tablename__ = "users"
-
-    guid: Mapped[str] = mapped_column(Guid, primary_key=True)
-    username: Mapped[str] = mapped_column(Name, unique=True)
-    email: Mapped[str] = mapped_column(Name)
-    password_hash: Mapped[str] = mapped_column(String(512))
-    scopes: Mapped[str] = mapped_column(String(2048))  # space-separated, as in a token response
-    # Failed logins since the last success: each one doubles the wait before the next try.
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    last_failed_at = mapped_column(UTCDateTime)
-    created_at = mapped_column(UTCDateTime, nullable=False)
-
-
-class Client(db.Model):
-    """An OAuth client of the built-in issuer; `cf` (no secret) is the one the cf CLI uses."""
-
-    __tablename__ = "clients"
-
-    client_id: Mapped[str] = mapped_column(Name, primary_key=True)
-    secret_hash: Mapped[str | None] = mapped_column(String(512))
-    scopes: Mapped[str] = mapped_column(String(2048))  # for client_credentials tokens
-    grant_types: Mapped[str] = mapped_column(String(255))  # space-separated
-    created_at = mapped_column(UTCDateTime, nullable=False)
-
-
-class ApiToken(db.Model):
-    """A long-lived API token a user exchanges for an hour-long bearer token (POST /v1/tokens/exchange).
-
-    Only a SHA-256 of the token is kept: it is random and long, so a slow password hash adds nothing,
-    and a leaked table yields no usable token.
-    """
-
-    __tablename__ = "api_tokens"
-
-    guid: Mapped[str] = mapped_column(Guid, primary_key=True)
-    user_guid: Mapped[str] = mapped_column(Guid, db.ForeignKey("users.guid", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(Name)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at = mapped_column(UTCDateTime, nullable=False)
-    revoked_at = mapped_column(UTCDateTime)
-
-
 class FollowerPosition(db.Model):
     """Where the follower of an upstream Cloud Controller is in one of its streams (follower.py).
 
@@ -303,102 +235,6 @@ class FollowerPosition(db.Model):
 # --- usage rollups (metering.py): what the usage streams add up to, kept as they are folded ------------
 # Times here are whole seconds since the epoch (UTC): the reports' arithmetic is on integers, in SQL
 # and in Python alike, whichever the database.
-
-class UsageFold(db.Model):
-    """How far a usage stream is folded into the rollups: every event up to `position`, none after."""
-
-    __tablename__ = "usage_folds"
-
-    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
-    position: Mapped[int] = mapped_column(BigInteger)
-    # The latest time the folded events take effect at (None before the first): /usage_availability.
-    folded_until: Mapped[int | None] = mapped_column(BigInteger)
-
-
-class UsageMeter(db.Model):
-    """Something that runs and is metered: an app process, a task, or a service instance.
-
-    Its open segment (`since` and the figures) is what it runs with now; the names are the latest its
-    events gave. Organization, space and parent are those of the open (or last) segment.
-    """
-
-    __tablename__ = "usage_meters"
-
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # "app", "task", "service"
-    guid: Mapped[str] = mapped_column(Guid, primary_key=True)  # the process, task or service instance
-    org_guid: Mapped[str] = mapped_column(Guid)
-    space_guid: Mapped[str] = mapped_column(Guid)
-    space_name: Mapped[str | None] = mapped_column(Name)
-    name: Mapped[str | None] = mapped_column(Name)  # app name, task name, service instance name
-    # The parent app (processes, tasks) or the service (service instances).
-    parent_guid: Mapped[str | None] = mapped_column(Guid)
-    parent_name: Mapped[str | None] = mapped_column(Name)
-    detail: Mapped[str | None] = mapped_column(Name)  # process type, or service instance type
-    # No event of this meter takes effect before this (an event's time never goes back: metering.py).
-    last_at: Mapped[int] = mapped_column(BigInteger)
-    first_at: Mapped[int | None] = mapped_column(BigInteger)  # when it first ran (a service instance's creation)
-    ended_at: Mapped[int | None] = mapped_column(BigInteger)  # when it last stopped (or was deleted)
-    since: Mapped[int | None] = mapped_column(BigInteger)  # the open segment's start; None when not running
-    instances: Mapped[int | None] = mapped_column(Integer)
-    memory_in_mb: Mapped[int | None] = mapped_column(Integer)
-    plan_guid: Mapped[str | None] = mapped_column(Guid)
-    plan_name: Mapped[str | None] = mapped_column(Name)
-
-    __table_args__ = (
-        Index("ix_usage_meters_org_guid_kind", "org_guid", "kind"),
-        Index("ix_usage_meters_kind_since", "kind", "since"),
-    )
-
-
-class UsageSegment(db.Model):
-    """A closed stretch of a meter's run with one set of figures, from `started` to `stopped`."""
-
-    __tablename__ = "usage_segments"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    guid: Mapped[str] = mapped_column(Guid)
-    org_guid: Mapped[str] = mapped_column(Guid)
-    space_guid: Mapped[str] = mapped_column(Guid)
-    parent_guid: Mapped[str | None] = mapped_column(Guid)
-    instances: Mapped[int] = mapped_column(Integer)
-    memory_in_mb: Mapped[int] = mapped_column(Integer)
-    plan_guid: Mapped[str | None] = mapped_column(Guid)
-    plan_name: Mapped[str | None] = mapped_column(Name)
-    started: Mapped[int] = mapped_column(BigInteger)
-    stopped: Mapped[int] = mapped_column(BigInteger)
-
-    __table_args__ = (
-        # An organization's reports: the segments that end after the period starts.
-        Index("ix_usage_segments_org_guid_kind_stopped", "org_guid", "kind", "stopped"),
-        # A day's starts and stops, when its peak is worked out again (metering.py).
-        Index("ix_usage_segments_kind_started", "kind", "started"),
-        Index("ix_usage_segments_kind_stopped", "kind", "stopped"),
-    )
-
-
-class UsageDay(db.Model):
-    """One day of one series (metering.SERIES): how its level changed that day, in a few sums.
-
-    `net` is the level's change over the day; `area` the sum of each change times the seconds left in
-    the day, so that the day's instance-seconds are (level at its start) x 86400 + area; `starts` counts
-    runs begun. `peak_before` is the highest level, relative to the day's start, at any moment before
-    `last_at` (the day's latest change; None when no level held before it), so the day's peak is
-    max(peak_before, net). The `mb_` columns are the same sums for memory (MB x instances).
-    """
-
-    __tablename__ = "usage_days"
-
-    series: Mapped[str] = mapped_column(String(300), primary_key=True)
-    day = mapped_column(Date, primary_key=True)
-    starts: Mapped[int] = mapped_column(BigInteger)
-    net: Mapped[int] = mapped_column(BigInteger)
-    area: Mapped[int] = mapped_column(BigInteger)
-    mb_net: Mapped[int] = mapped_column(BigInteger)
-    mb_area: Mapped[int] = mapped_column(BigInteger)
-    peak_before: Mapped[int | None] = mapped_column(BigInteger)
-    last_at: Mapped[int] = mapped_column(BigInteger)
-
 
 @cache
 def record_columns(model):
