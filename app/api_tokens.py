@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.base.extensions import db
 from app.identity.models import ApiToken, User
-from app.writes import utcnow
+from app.store.writes import utcnow
 
 PREFIX = "tk-us-"
 

@@ -14,9 +14,9 @@ from app.identity.tokens import issue_token
 from app.importer import import_command
 from app.issuer import hash_secret
 from app.metering import fold_command
-from app.pruning import prune_command
 from app.serving import nginx_config
-from app.writes import utcnow
+from app.store.pruning import prune_command
+from app.store.writes import utcnow
 
 
 @click.command("token")

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from app.store.models import AppUsageEvent, Event, ServiceUsageEvent
-from app.writes import MAX_BATCH, write_events
+from app.store.writes import MAX_BATCH, write_events
 
 ORGS = {"acme": ["dev", "staging", "prod"], "globex": ["dev", "prod"], "initech": ["sandbox", "prod"]}
 APPS = ["web", "api", "worker", "billing", "search", "notifier", "reports", "auth-proxy"]
@@ -178,7 +178,7 @@ def load_demo_events(**kwargs):
     """Write the demo's events through the write path (redacted like any other); return the counts."""
     from app.api.v2.schemas import EventWriteSchema
     from app.api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
-    from app.loading import loader_for
+    from app.store.loading import loader_for
 
     now = kwargs.setdefault("now", datetime.now(timezone.utc))
     events = demo_events(**kwargs)

@@ -38,10 +38,10 @@ from app.api.v2.schemas import EventWriteSchema
 from app.api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
 from app.base.extensions import db
 from app.base.fields import parse_time
-from app.loading import FastLoader
+from app.store.loading import FastLoader
 from app.store.models import AppUsageEvent, Event, FollowerPosition, ServiceUsageEvent
+from app.store.writes import utcnow, write_events
 from app.upstream import CursorGone, Fatal, Upstream, absolute
-from app.writes import utcnow, write_events
 
 log = logging.getLogger(__name__)
 DEFAULT_OVERLAP = timedelta(minutes=10)

@@ -22,9 +22,9 @@ from app.api.v2.schemas import EventWriteSchema
 from app.api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
 from app.base.errors import ApiError
 from app.bodies import parse_json_fast
-from app.loading import loader_for
+from app.store.loading import loader_for
 from app.store.models import AppUsageEvent, Event, ServiceUsageEvent
-from app.writes import uuid7, write_events
+from app.store.writes import uuid7, write_events
 
 KINDS = {
     "audit": (Event, EventWriteSchema, "timestamp"),

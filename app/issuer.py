@@ -17,7 +17,7 @@ from app.base.extensions import db
 from app.identity.models import Client, User
 from app.identity.tokens import issue_token
 from app.responses import json_response
-from app.writes import utcnow
+from app.store.writes import utcnow
 
 bp = Blueprint("oauth", __name__)
 

@@ -74,7 +74,7 @@ from app.presenters import Attributes, PerPage, SameAs
 from app.responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
 from app.serving import HEADER_LIMITS, MAX_REQUEST_LINE
 from app.store.models import AppUsageEvent, Event, KnownResource, ServiceUsageEvent
-from app.writes import MAX_BATCH
+from app.store.writes import MAX_BATCH
 
 bp = Blueprint("openapi", __name__)
 

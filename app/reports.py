@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from app.base.extensions import db
 from app.metering import DAY, FOLD_BATCH, Day, catch_up, day_changes, day_of, kind_of_series, pending, start_of
 from app.store.models import AppUsageEvent, ServiceUsageEvent
+from app.store.writes import utcnow
 from app.usage.models import UsageDay, UsageFold, UsageMeter, UsageSegment
-from app.writes import utcnow
 
 MAX_PERIOD_DAYS = 366
 # A report folds at most this many pending events first (writes fold their own as they commit).

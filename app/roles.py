@@ -1,12 +1,12 @@
 """Roles in spaces and organizations: one store behind v2's and v3's role endpoints, read by visibility."""
 from sqlalchemy import case, delete, select, true
 
-from app import directory
 from app.base.extensions import db, dialect_insert
 from app.identity.models import Role
+from app.store import directory
 from app.store.models import KnownResource
+from app.store.writes import utcnow
 from app.visibility import GLOBAL_READERS, targets_of
-from app.writes import utcnow
 
 # Each target's roles (v3's role types are "<target>_<role>": space_supporter).
 ROLES = {"space": ("developer", "auditor", "manager", "supporter"),

@@ -1,7 +1,7 @@
 """The catalogue of event types: pure data checks, no database."""
 import pytest
 
-from app.catalogue import (
+from app.store.catalogue import (
     CATEGORIES,
     CLOUD_CONTROLLER,
     EVENT_TYPES,
@@ -242,12 +242,12 @@ def test_redact_keys_are_configurable_and_checked():
     import subprocess
     import sys
 
-    script = ("from app.catalogue import redact, REDACTED; "
+    script = ("from app.store.catalogue import redact, REDACTED; "
               "assert redact('x', {'ssn': 1, 'a': {'Card-Number': 2}, 'n': 3}) == "
               "{'ssn': REDACTED, 'a': {'Card-Number': REDACTED}, 'n': 3}")
     env = {"PATH": "/usr/bin:/bin", "REDACT_KEYS": "ssn, card-number"}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    bad = subprocess.run([sys.executable, "-c", "import app.catalogue"], env={**env, "REDACT_KEYS": "a b"},
+    bad = subprocess.run([sys.executable, "-c", "import app.store.catalogue"], env={**env, "REDACT_KEYS": "a b"},
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "REDACT_KEYS must be comma-separated key names" in bad.stderr

@@ -6,8 +6,8 @@ from datetime import datetime, time, timedelta, timezone
 import pytest
 
 from app import console
-from app.catalogue import CATEGORIES
 from app.identity.tokens import ADMIN, GLOBAL_AUDITOR, READ
+from app.store.catalogue import CATEGORIES
 from tests.factories import EventFactory
 
 TODAY = datetime.now(timezone.utc).date()

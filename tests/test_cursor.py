@@ -20,9 +20,9 @@ from sqlalchemy.exc import DataError
 from app.api.v2.usage_schemas import AppUsageEventWriteSchema
 from app.base.config import database_url
 from app.base.extensions import db
-from app.cursor import take_positions
+from app.store.cursor import take_positions
 from app.store.models import AppUsageEvent
-from app.writes import write_events
+from app.store.writes import write_events
 from tests.conftest import fresh_postgres_database, make_app
 from tests.test_usage_events import app_event, guids, write
 

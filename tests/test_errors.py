@@ -143,7 +143,7 @@ def test_an_exception_in_the_events_view_is_an_unknown_error(client, admin, monk
     def broken(*args, **kwargs):
         raise RuntimeError("hunter2")
 
-    monkeypatch.setattr("app.audit_events.event_page", broken)
+    monkeypatch.setattr("app.store.audit_events.event_page", broken)
     response = client.get("/v2/events", headers=admin)
     assert (response.status_code, response.get_json()) == (500, UNKNOWN_ERROR)
     assert not [leak for leak in INTERNALS if leak in response.data]

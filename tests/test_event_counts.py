@@ -5,16 +5,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select, text
 
-from app import event_counts
 from app.api.v2.paging import parse_paging
 from app.api.v2.query import parse_filters
-from app.audit_events import BY_TIME, FIELDS
 from app.base.extensions import db
-from app.event_counts import counted_filter
-from app.filters import conditions
-from app.pages import fetch_page
-from app.pruning import prune_audit_events
+from app.store import event_counts
+from app.store.audit_events import BY_TIME, FIELDS
+from app.store.event_counts import counted_filter
+from app.store.filters import conditions
 from app.store.models import Event, EventCountByDay, EventCountByTarget
+from app.store.pages import fetch_page
+from app.store.pruning import prune_audit_events
 from tests.factories import EventFactory
 
 Q_KEYS = ("timestamp", "type", "actee", "space_guid", "organization_guid")

@@ -2,7 +2,7 @@
 import json
 
 from app.importer import import_command
-from app.writes import MAX_BATCH
+from app.store.writes import MAX_BATCH
 from tests.test_usage_events import app_event, service_event
 
 

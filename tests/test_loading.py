@@ -12,8 +12,8 @@ from marshmallow import ValidationError
 
 from app.api.v2.schemas import EventWriteSchema
 from app.api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
-from app.catalogue import EVENT_TYPES, check, conforms
-from app.loading import FastLoader
+from app.store.catalogue import EVENT_TYPES, check, conforms
+from app.store.loading import FastLoader
 from tests.test_round_trip import catalogue_events, usage_events
 
 APPS, SERVICES = usage_events()

@@ -23,7 +23,7 @@ from app.api.v2.schemas import EventWriteSchema
 from app.api.v3 import params as v3_params
 from app.base.errors import ApiError
 from app.base.fields import NUL
-from app.writes import MAX_BATCH
+from app.store.writes import MAX_BATCH
 from tests.conftest import make_app
 from tests.dialects import assert_error_shape
 

@@ -216,7 +216,7 @@ def test_an_error_that_becomes_a_500_is_logged_with_its_stack_and_request_id(cli
     def broken(*args, **kwargs):
         raise RuntimeError("boom inside")
 
-    monkeypatch.setattr("app.audit_events.event_page", broken)
+    monkeypatch.setattr("app.store.audit_events.event_page", broken)
     stream = log_lines("json")
     response = client.get("/v2/events", headers={**admin, "X-VCAP-Request-ID": "req-500"})
     assert response.status_code == 500 and b"boom" not in response.data

@@ -3,8 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.pruning import prune_audit_events, prune_command, prune_usage_stream
 from app.store.models import AppUsageEvent, ServiceUsageEvent
+from app.store.pruning import prune_audit_events, prune_command, prune_usage_stream
 from tests.factories import EventFactory
 from tests.test_usage_events import app_event, guids, service_event, write
 

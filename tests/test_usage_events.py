@@ -263,7 +263,7 @@ def test_writers_need_the_write_scope(client, auth):
 def test_a_guid_stored_by_another_writer_meanwhile_is_a_replay_without_a_gap(client, admin, monkeypatch):
     """Positions are taken last, after the guid check: a writer that stored the same guid in between makes
     the INSERT fail, and the write is tried again, finding the event."""
-    from app import writes
+    from app.store import writes
 
     write(client, admin, "/v2/app_usage_events", [app_event("e1")])
     real, missed = writes._stored, []

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from app import reports
 from app.base.extensions import db
-from app.pruning import prune_usage_stream
 from app.reports import Period
 from app.store import streams
 from app.store.models import AppUsageEvent, ServiceUsageEvent
+from app.store.pruning import prune_usage_stream
 
 T0 = datetime(2026, 1, 20, tzinfo=timezone.utc)
 T0_SECOND = int(T0.timestamp())

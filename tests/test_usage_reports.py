@@ -5,10 +5,10 @@ import pytest
 
 from app import metering, reports
 from app.metering import catch_up
-from app.pruning import prune_usage_stream
 from app.reports import Period
 from app.store import streams
 from app.store.models import AppUsageEvent
+from app.store.pruning import prune_usage_stream
 from tests.test_usage_events import write
 
 MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))

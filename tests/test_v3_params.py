@@ -11,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 from app.api.v3.audit_events import QUERY
 from app.api.v3.links import href, paginated
 from app.api.v3.params import ParameterErrors, parse, split_list
-from app.filters import AtSeconds, During, NoneOf, OneOf
+from app.store.filters import AtSeconds, During, NoneOf, OneOf
 from tests.conftest import make_app
 
 T = datetime(2016, 6, 8, 16, 41, 23, tzinfo=timezone.utc)

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
-from app.pruning import prune_usage_stream
 from app.store.models import AppUsageEvent
+from app.store.pruning import prune_usage_stream
 from tests.test_usage_events import app_event, service_event, write
 
 # The test client reaches the service at http://localhost: v3's links are absolute.

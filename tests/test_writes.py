@@ -413,8 +413,8 @@ def test_a_mixed_batch_is_one_insert(client, admin, backend, monkeypatch):
     event-count triggers fire once for it): of values on SQLite, of what COPY staged on PostgreSQL."""
     from sqlalchemy import event
 
-    from app import staging
     from app.base.extensions import db
+    from app.store import staging
 
     copied = []
     real_insert = staging.insert_copied
@@ -447,7 +447,7 @@ def test_a_write_failed_by_a_deadlock_is_tried_again(client, admin, monkeypatch)
     import psycopg2.extensions
     from sqlalchemy.exc import OperationalError
 
-    from app import writes
+    from app.store import writes
 
     real, failures = writes._insert_audit_events, []
 
@@ -532,7 +532,7 @@ def test_events_written_without_a_guid_get_time_ordered_ones(client, admin):
 def test_uuid7_carries_the_time_and_orders_by_it():
     import uuid as uuid_module
 
-    from app.writes import uuid7
+    from app.store.writes import uuid7
 
     early, late = datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 1, 0, 0, 1, tzinfo=timezone.utc)
     guids = [uuid7(late), uuid7(early)]

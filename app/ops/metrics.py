@@ -18,7 +18,7 @@ from app.base.extensions import db
 from app.base.metrics import LATENCY, REQUESTS, WRITES_REJECTED, watch_pool
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY
 from app.store.models import FollowerPosition, UsageStream
-from app.writes import utcnow
+from app.store.writes import utcnow
 
 METRICS_SCOPES = frozenset({ADMIN, ADMIN_READ_ONLY, "cf_events.metrics"})
 UNMATCHED = "<unmatched>"  # a path no route serves: its text stays out of the labels

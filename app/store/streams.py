@@ -2,10 +2,11 @@
 from sqlalchemy import delete, func, insert, select, update
 
 from app.base.extensions import db
-from app.cursor import lock_stream, take_positions
 from app.metering import fold_pending
-from app.store.models import AppUsageEvent, PrunedUsageEvent, ServiceUsageEvent, UsageStream
-from app.writes import utcnow
+
+from .cursor import lock_stream, take_positions
+from .models import AppUsageEvent, PrunedUsageEvent, ServiceUsageEvent, UsageStream
+from .writes import utcnow
 
 APP_STATES = ("STARTED", "STOPPED", "BUILDPACK_SET", "TASK_STARTED", "TASK_STOPPED", "STAGING_STARTED",
               "STAGING_STOPPED")

@@ -5,11 +5,11 @@ under the name it had last.
 """
 from flask import request
 
-from app import directory
 from app.base.fields import format_timestamp
-from app.filters import OneOf
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
 from app.responses import json_response
+from app.store import directory
+from app.store.filters import OneOf
 
 from ..auth import require_scope
 from . import bp

@@ -3,9 +3,9 @@ from marshmallow import ValidationError
 
 from app.base.errors import ApiError
 from app.bodies import read_json
-from app.loading import loader_for
 from app.responses import json_response
-from app.writes import MAX_BATCH
+from app.store.loading import loader_for
+from app.store.writes import MAX_BATCH
 
 
 def describe_errors(messages, prefix=""):

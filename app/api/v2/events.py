@@ -2,14 +2,14 @@
 from flask import request
 from sqlalchemy import delete
 
-from app import audit_events
 from app.base.errors import ApiError
 from app.base.extensions import db
 from app.base.fields import is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
 from app.responses import empty_response, json_response
+from app.store import audit_events
 from app.store.models import Event
-from app.writes import write_events
+from app.store.writes import write_events
 
 from ..auth import require_scope
 from . import bp, shown

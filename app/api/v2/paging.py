@@ -9,7 +9,7 @@ from marshmallow.validate import OneOf, Range
 
 from app.base.errors import ApiError
 from app.base.fields import Integer
-from app.pages import PageRequest
+from app.store.pages import PageRequest
 
 DEFAULT_PER_PAGE = 50
 MAX_INLINE_RELATIONS_DEPTH = 3

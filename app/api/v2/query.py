@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from app.base.errors import ApiError
 from app.base.fields import parse_time, time_pattern
-from app.filters import ONE_SECOND, AtSeconds, Compare, During, OneOf
+from app.store.filters import ONE_SECOND, AtSeconds, Compare, During, OneOf
 
 # The leftmost of these splits a clause; values may contain ':' (timestamps) or other operators.
 _OPERATOR = re.compile(r":|>=|<=|<|>| IN ")

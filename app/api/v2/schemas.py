@@ -3,8 +3,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_l
 from marshmallow.validate import Regexp
 
 from app.base.fields import Guid, JsonObject, NullAsEmpty, Text, Timestamp, format_timestamp
-from app.catalogue import check, conforms, redact
 from app.presenters import Presenter
+from app.store.catalogue import check, conforms, redact
 
 from ..v1.schemas import is_scalingo_event, scalingo_to_store
 

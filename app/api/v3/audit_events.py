@@ -1,11 +1,11 @@
 """GET /v3/audit_events and /v3/audit_events/{guid}."""
 from flask import request
 
-from app import audit_events
 from app.base.errors import ApiError
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
-from app.pages import PageRequest
 from app.responses import json_response
+from app.store import audit_events
+from app.store.pages import PageRequest
 
 from ..auth import require_scope
 from . import bp

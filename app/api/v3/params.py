@@ -11,7 +11,7 @@ from typing import NamedTuple
 from urllib.parse import unquote
 
 from app.base.fields import is_storable, parse_time
-from app.filters import ONE_SECOND, AtSeconds, During, NoneOf, OneOf
+from app.store.filters import ONE_SECOND, AtSeconds, During, NoneOf, OneOf
 
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 5000

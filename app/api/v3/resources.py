@@ -2,11 +2,11 @@
 the store knows through its events (directory.py)."""
 from flask import request
 
-from app import directory
 from app.base.errors import ApiError
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
-from app.pages import PageRequest
 from app.responses import json_response
+from app.store import directory
+from app.store.pages import PageRequest
 
 from ..auth import require_scope
 from . import bp

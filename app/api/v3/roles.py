@@ -9,12 +9,12 @@ from app.base.errors import ApiError
 from app.base.extensions import db
 from app.base.fields import GUID_PATTERN, is_storable
 from app.bodies import read_json
-from app.directory import known_or_named, names_of
-from app.filters import conditions
 from app.identity.models import Role, User
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
-from app.pages import PageRequest, fetch_page
 from app.responses import empty_response, json_response
+from app.store.directory import known_or_named, names_of
+from app.store.filters import conditions
+from app.store.pages import PageRequest, fetch_page
 
 from ..auth import require_scope
 from . import bp

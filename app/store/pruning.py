@@ -11,11 +11,12 @@ from flask.cli import with_appcontext
 from sqlalchemy import delete, insert, select, update
 
 from app.base.extensions import db
-from app.cursor import lock_stream
 from app.metering import catch_up, fold_pending
-from app.store.models import AppUsageEvent, Event, PrunedUsageEvent, ServiceUsageEvent, UsageStream
-from app.store.streams import latest_existing_instance_events, latest_started_app_events
-from app.writes import utcnow
+
+from .cursor import lock_stream
+from .models import AppUsageEvent, Event, PrunedUsageEvent, ServiceUsageEvent, UsageStream
+from .streams import latest_existing_instance_events, latest_started_app_events
+from .writes import utcnow
 
 # The events a usage stream keeps past its cutoff: without them the duration of an app that is
 # still started (or an instance that still exists) could no longer be computed.

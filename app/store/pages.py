@@ -4,7 +4,8 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 
 from app.base.extensions import read
-from app.store.models import record_columns
+
+from .models import record_columns
 
 
 class PageRequest(NamedTuple):

@@ -4,10 +4,11 @@ The dialects differ in syntax, envelopes and order names only; what a reader may
 (visibility.py), what a filter means (filters.py) and how a total is counted (event_counts.py)
 are decided here, once.
 """
-from app.event_counts import event_page
-from app.filters import conditions
-from app.store.models import Event
 from app.visibility import find_visible, sees_every_event, visible_events
+
+from .event_counts import event_page
+from .filters import conditions
+from .models import Event
 
 # Every field a dialect may filter audit events on.
 FIELDS = {name: getattr(Event, name) for name in (

@@ -5,10 +5,11 @@ from types import SimpleNamespace
 from sqlalchemy import and_, func, or_, select, true
 
 from app.base.extensions import read
-from app.filters import conditions
-from app.pages import fetch_page
-from app.store.models import KnownResource, record_columns
 from app.visibility import GLOBAL_READERS, targets_of
+
+from .filters import conditions
+from .models import KnownResource, record_columns
+from .pages import fetch_page
 
 FIELDS = {
     "guid": KnownResource.guid,

@@ -21,9 +21,10 @@ from typing import NamedTuple
 from sqlalchemy import BigInteger, cast, false, func, select, true
 
 from app.base.extensions import read
-from app.filters import During, OneOf
-from app.pages import fetch_page, select_rows
-from app.store.models import Event, EventCountByDay, EventCountByTarget
+
+from .filters import During, OneOf
+from .models import Event, EventCountByDay, EventCountByTarget
+from .pages import fetch_page, select_rows
 
 # The fields counted per value (the target types of EventCountByTarget).
 TARGETS = {"space_guid": "space", "organization_guid": "organization", "actee": "actee", "actor": "actor",

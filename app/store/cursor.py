@@ -17,9 +17,10 @@ from sqlalchemy import bindparam, func, select, update
 
 from app.base.extensions import db, read
 from app.base.fields import is_storable
-from app.filters import conditions
-from app.pages import fetch_page, select_rows
-from app.store.models import PrunedUsageEvent, UsageStream, record_columns
+
+from .filters import conditions
+from .models import PrunedUsageEvent, UsageStream, record_columns
+from .pages import fetch_page, select_rows
 
 
 def take_positions(stream, count):

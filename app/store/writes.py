@@ -9,12 +9,14 @@ from psycopg2.extensions import TransactionRollbackError
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from app import metering, staging
+from app import metering
 from app.base import metrics
 from app.base.errors import ApiError
 from app.base.extensions import db, dialect_insert
-from app.cursor import lock_stream, take_positions
-from app.store.models import AppUsageEvent, ServiceUsageEvent, record_columns
+
+from . import staging
+from .cursor import lock_stream, take_positions
+from .models import AppUsageEvent, ServiceUsageEvent, record_columns
 
 MAX_BATCH = 1000
 # Writers lock shared rows (event counts, a usage stream's counter) in a consistent order, but should
