@@ -13,10 +13,10 @@ from app.identity.models import ApiToken, Client, Role, User
 from app.identity.tokens import issue_token
 from app.importer import import_command
 from app.issuer import hash_secret
-from app.metering import fold_command
 from app.serving import nginx_config
 from app.store.pruning import prune_command
 from app.store.writes import utcnow
+from app.usage.metering import fold_command
 
 
 @click.command("token")

@@ -35,7 +35,7 @@ from marshmallow import fields as ma_fields
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import types as sa_types
 
-from app import console, reports
+from app import console
 from app import roles as role_store
 from app.api import discovery, usage_reports
 from app.api import errors as error_catalogue
@@ -75,6 +75,7 @@ from app.responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
 from app.serving import HEADER_LIMITS, MAX_REQUEST_LINE
 from app.store.models import AppUsageEvent, Event, KnownResource, ServiceUsageEvent
 from app.store.writes import MAX_BATCH
+from app.usage import reports
 
 bp = Blueprint("openapi", __name__)
 

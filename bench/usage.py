@@ -950,7 +950,7 @@ def measure_reads(url, secret, token, workers, budget, log):
 def plain_write_app():
     """`gunicorn 'bench.usage:plain_write_app()'`: the service with its fold after writes switched off, so that
     a write is the stream's plain write (what is written stays pending until something folds it)."""
-    from app import metering
+    from app.usage import metering
 
     metering.fold_after_write = lambda model: None
     from wsgi import app
@@ -1170,8 +1170,8 @@ def _errors(outcome):
 def _catch_up(app, pending):
     """Fold what is pending in process (metering.catch_up, as `flask events fold` does); events/s."""
     from app.base.extensions import db
-    from app.metering import catch_up
     from app.store.models import AppUsageEvent
+    from app.usage.metering import catch_up
 
     with app.app.app_context():
         started = time.perf_counter()

@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import update
 from werkzeug.serving import make_server
 
-from app import openapi, reports
+from app import openapi
 from app.api.v1 import schemas as v1_schemas
 from app.api.v2 import query as v2_query
 from app.base.errors import ApiError
@@ -39,6 +39,7 @@ from app.base.fields import MAX_JSON_DEPTH, TIME_FORM, parse_time
 from app.identity.models import Role
 from app.identity.tokens import ADMIN, issue_token
 from app.store import catalogue
+from app.usage import reports
 from tests.conftest import SECRET, make_app
 
 # Fuzzed examples per operation and backend, besides the examples and the coverage phase's cases, and the

@@ -6,9 +6,9 @@ import time
 import jwt
 import pytest
 
-from app import metering, reports
 from app.identity.tokens import READ
 from app.roles import grant
+from app.usage import metering, reports
 from tests.conftest import SECRET
 from tests.test_usage_events import write
 from tests.test_usage_reports import HOUR, app_usage, service_usage, task_usage

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import reports
 from app.base.extensions import db
-from app.reports import Period
 from app.store import streams
 from app.store.models import AppUsageEvent, ServiceUsageEvent
 from app.store.pruning import prune_usage_stream
+from app.usage import reports
+from app.usage.reports import Period
 
 T0 = datetime(2026, 1, 20, tzinfo=timezone.utc)
 T0_SECOND = int(T0.timestamp())

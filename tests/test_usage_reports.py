@@ -3,12 +3,12 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from app import metering, reports
-from app.metering import catch_up
-from app.reports import Period
 from app.store import streams
 from app.store.models import AppUsageEvent
 from app.store.pruning import prune_usage_stream
+from app.usage import metering, reports
+from app.usage.metering import catch_up
+from app.usage.reports import Period
 from tests.test_usage_events import write
 
 MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))

@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import delete, insert, select, update
 
 from app.base.extensions import db
-from app.metering import catch_up, fold_pending
+from app.usage.metering import catch_up, fold_pending
 
 from .cursor import lock_stream
 from .models import AppUsageEvent, Event, PrunedUsageEvent, ServiceUsageEvent, UsageStream

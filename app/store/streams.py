@@ -2,7 +2,7 @@
 from sqlalchemy import delete, func, insert, select, update
 
 from app.base.extensions import db
-from app.metering import fold_pending
+from app.usage.metering import fold_pending
 
 from .cursor import lock_stream, take_positions
 from .models import AppUsageEvent, PrunedUsageEvent, ServiceUsageEvent, UsageStream

@@ -9,10 +9,10 @@ from psycopg2.extensions import TransactionRollbackError
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from app import metering
 from app.base import metrics
 from app.base.errors import ApiError
 from app.base.extensions import db, dialect_insert
+from app.usage import metering
 
 from . import staging
 from .cursor import lock_stream, take_positions

@@ -31,7 +31,8 @@ from sqlalchemy import func, select, tuple_, update
 
 from app.base.extensions import db, dialect_insert
 from app.store.models import AppUsageEvent, ServiceUsageEvent
-from app.usage.models import UsageDay, UsageFold, UsageMeter, UsageSegment
+
+from .models import UsageDay, UsageFold, UsageMeter, UsageSegment
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,11 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 
 from app.base.extensions import db
-from app.metering import DAY, FOLD_BATCH, Day, catch_up, day_changes, day_of, kind_of_series, pending, start_of
 from app.store.models import AppUsageEvent, ServiceUsageEvent
 from app.store.writes import utcnow
-from app.usage.models import UsageDay, UsageFold, UsageMeter, UsageSegment
+
+from .metering import DAY, FOLD_BATCH, Day, catch_up, day_changes, day_of, kind_of_series, pending, start_of
+from .models import UsageDay, UsageFold, UsageMeter, UsageSegment
 
 MAX_PERIOD_DAYS = 366
 # A report folds at most this many pending events first (writes fold their own as they commit).
