@@ -75,13 +75,13 @@ def register_limits(app):
 
 def register_blueprints(app):
     from app.api.discovery import bp as discovery
+    from app.api.oauth import bp as oauth
     from app.api.usage_reports import bp as usage_reports
     from app.api.v1 import bp as v1
     from app.api.v2 import bp as v2
     from app.api.v3 import bp as v3
     from app.console import bp as console
     from app.health import bp as health
-    from app.issuer import bp as oauth
     from app.openapi import bp as openapi
     from app.ops.metrics import bp as metrics
 

@@ -5,14 +5,14 @@ import click
 from flask import current_app
 from sqlalchemy import delete, select
 
-from app.api_tokens import create_api_token, revoke_api_token
 from app.base import version
 from app.base.extensions import db
 from app.follower import follow_command
+from app.identity.api_tokens import create_api_token, revoke_api_token
+from app.identity.issuer import hash_secret
 from app.identity.models import ApiToken, Client, Role, User
 from app.identity.tokens import issue_token
 from app.importer import import_command
-from app.issuer import hash_secret
 from app.serving import nginx_config
 from app.store.pruning import prune_command
 from app.store.writes import utcnow

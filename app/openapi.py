@@ -36,9 +36,9 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import types as sa_types
 
 from app import console
-from app import roles as role_store
 from app.api import discovery, usage_reports
 from app.api import errors as error_catalogue
+from app.api.oauth import LOGIN_PROMPTS
 from app.api.v1 import schemas as v1_schemas
 from app.api.v2 import apps as v2_apps
 from app.api.v2 import events as v2_events
@@ -68,8 +68,8 @@ from app.base.fields import (
     date_pattern,
     time_pattern,
 )
+from app.identity import roles as role_store
 from app.identity.models import Role, User
-from app.issuer import LOGIN_PROMPTS
 from app.presenters import Attributes, PerPage, SameAs
 from app.responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
 from app.serving import HEADER_LIMITS, MAX_REQUEST_LINE

@@ -6,8 +6,8 @@ from urllib.parse import quote
 import pytest
 from cloudfoundry_client.client import CloudFoundryClient
 
-from app import issuer
 from app.cli import create_user
+from app.identity import issuer
 from app.identity.tokens import ADMIN, READ
 from tests.factories import BASE_TIME, EventFactory
 from tests.test_usage_events import app_event
@@ -68,8 +68,8 @@ def test_cloudfoundry_client_pages_usage_events_after_a_cursor(cf, client, admin
 def test_cloudfoundry_client_refreshes_its_token_after_a_401(cf, app, monkeypatch, live_url):
     monkeypatch.setitem(app.config, "ACCESS_TOKEN_VALIDITY", 1)
     refreshes = []
-    refresh = issuer._refreshed_user
-    monkeypatch.setattr(issuer, "_refreshed_user", lambda *args: refreshes.append(args) or refresh(*args))
+    refresh = issuer.refreshed_user
+    monkeypatch.setattr(issuer, "refreshed_user", lambda *args: refreshes.append(args) or refresh(*args))
     cf.init_with_user_credentials("alice", "wonderland")
     # The refreshed token lasts, however slow the run.
     monkeypatch.setitem(app.config, "ACCESS_TOKEN_VALIDITY", 3600)
@@ -139,8 +139,8 @@ def test_cloudfoundry_client_v3_finds_apps_spaces_and_organizations(cf, events):
 def test_cloudfoundry_client_v3_refreshes_its_token_after_a_401(cf, app, events, monkeypatch):
     monkeypatch.setitem(app.config, "ACCESS_TOKEN_VALIDITY", 1)
     refreshes = []
-    refresh = issuer._refreshed_user
-    monkeypatch.setattr(issuer, "_refreshed_user", lambda *args: refreshes.append(args) or refresh(*args))
+    refresh = issuer.refreshed_user
+    monkeypatch.setattr(issuer, "refreshed_user", lambda *args: refreshes.append(args) or refresh(*args))
     cf.init_with_user_credentials("alice", "wonderland")
     monkeypatch.setitem(app.config, "ACCESS_TOKEN_VALIDITY", 3600)
     time.sleep(2)

@@ -6,8 +6,8 @@ import time
 import jwt
 import pytest
 
+from app.identity.roles import grant
 from app.identity.tokens import READ
-from app.roles import grant
 from app.usage import metering, reports
 from tests.conftest import SECRET
 from tests.test_usage_events import write

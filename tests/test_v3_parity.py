@@ -3,8 +3,8 @@ and /v2/events return the same events, in corresponding order, with the same tot
 import random
 from datetime import timedelta
 
+from app.identity.roles import grant
 from app.identity.tokens import READ
-from app.roles import grant
 from tests.factories import BASE_TIME, EventFactory
 
 TYPES = ("audit.app.update", "app.crash", "audit.app.start", "audit.space.create")

@@ -4,7 +4,7 @@ The dialects differ in syntax, envelopes and order names only; what a reader may
 (visibility.py), what a filter means (filters.py) and how a total is counted (event_counts.py)
 are decided here, once.
 """
-from app.visibility import find_visible, sees_every_event, visible_events
+from app.identity.visibility import find_visible, sees_every_event, visible_events
 
 from .event_counts import event_page
 from .filters import conditions

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 from sqlalchemy import and_, func, or_, select, true
 
 from app.base.extensions import read
-from app.visibility import GLOBAL_READERS, targets_of
+from app.identity.visibility import GLOBAL_READERS, targets_of
 
 from .filters import conditions
 from .models import KnownResource, record_columns

@@ -10,13 +10,13 @@ from app.base.errors import ApiError
 from app.base.extensions import db
 from app.base.fields import is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
+from app.identity.visibility import visible_events
 from app.responses import json_response
 from app.store.audit_events import list_events
 from app.store.filters import During, OneOf
 from app.store.models import Event
 from app.store.pages import PageRequest
 from app.store.writes import utcnow
-from app.visibility import visible_events
 
 from ..auth import require_scope
 from . import bp

@@ -1,8 +1,8 @@
 """POST /v1/tokens/exchange: an API token (HTTP Basic, empty user) for an hour-long bearer token."""
 from flask import current_app, request
 
-from app.api_tokens import active_api_token
 from app.base.errors import ApiError
+from app.identity.api_tokens import active_api_token
 from app.identity.tokens import issue_token
 from app.responses import json_response
 

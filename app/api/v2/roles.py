@@ -5,9 +5,9 @@ from werkzeug.routing import BaseConverter
 from app.base.errors import ApiError
 from app.base.fields import GUID_PATTERN, format_timestamp, is_storable
 from app.identity.models import Role
+from app.identity.roles import grant, revoke
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR
 from app.responses import empty_response, json_response
-from app.roles import grant, revoke
 from app.store.pages import fetch_page
 
 from ..auth import require_scope

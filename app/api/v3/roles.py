@@ -4,11 +4,11 @@ from types import SimpleNamespace
 from flask import request
 from sqlalchemy import select
 
-from app import roles
 from app.base.errors import ApiError
 from app.base.extensions import db
 from app.base.fields import GUID_PATTERN, is_storable
 from app.bodies import read_json
+from app.identity import roles
 from app.identity.models import Role, User
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
 from app.responses import empty_response, json_response

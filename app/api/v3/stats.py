@@ -35,10 +35,10 @@ from app.base.errors import ApiError
 from app.base.extensions import db, read
 from app.base.fields import is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
+from app.identity.visibility import sees_every_event, visible_events, visible_usage_events
 from app.responses import json_response
 from app.store.catalogue import CATEGORIES, EVENT_TYPES
 from app.store.models import AppUsageEvent, Event, EventCountByDay, record_columns
-from app.visibility import sees_every_event, visible_events, visible_usage_events
 
 from ..auth import require_scope
 from . import bp

@@ -6,8 +6,9 @@ import uuid
 from sqlalchemy import select
 
 from app.base.extensions import db
-from app.identity.models import ApiToken, User
 from app.store.writes import utcnow
+
+from .models import ApiToken, User
 
 PREFIX = "tk-us-"
 

@@ -2,11 +2,12 @@
 from sqlalchemy import case, delete, select, true
 
 from app.base.extensions import db, dialect_insert
-from app.identity.models import Role
 from app.store import directory
 from app.store.models import KnownResource
 from app.store.writes import utcnow
-from app.visibility import GLOBAL_READERS, targets_of
+
+from .models import Role
+from .visibility import GLOBAL_READERS, targets_of
 
 # Each target's roles (v3's role types are "<target>_<role>": space_supporter).
 ROLES = {"space": ("developer", "auditor", "manager", "supporter"),

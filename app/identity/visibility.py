@@ -7,9 +7,10 @@ from sqlalchemy import and_, false, or_, select, true
 
 from app.base.extensions import db
 from app.base.fields import is_storable
-from app.identity.models import Role
-from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, USAGE_AUDIT
 from app.store.models import Event
+
+from .models import Role
+from .tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, USAGE_AUDIT
 
 # These roles see every event of the platform.
 GLOBAL_READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR})
