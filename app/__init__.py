@@ -50,8 +50,7 @@ def register_extensions(app):
 
 
 def register_responses(app):
-    from app import responses, urls
-    from app.api import errors
+    from app.api import errors, responses, urls
 
     errors.init_app(app)
     responses.init_app(app)
@@ -68,21 +67,21 @@ def register_operations(app):
 
 
 def register_limits(app):
-    from app import limits
+    from app.api import limits
 
     limits.init_app(app)
 
 
 def register_blueprints(app):
+    from app.api.console import bp as console
     from app.api.discovery import bp as discovery
     from app.api.oauth import bp as oauth
-    from app.api.usage_reports import bp as usage_reports
+    from app.api.openapi import bp as openapi
+    from app.api.reports import bp as usage_reports
     from app.api.v1 import bp as v1
     from app.api.v2 import bp as v2
     from app.api.v3 import bp as v3
-    from app.console import bp as console
     from app.health import bp as health
-    from app.openapi import bp as openapi
     from app.ops.metrics import bp as metrics
 
     app.register_blueprint(discovery)

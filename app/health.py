@@ -6,8 +6,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app
 
+from app.api.responses import json_response
 from app.base.extensions import db
-from app.responses import json_response
 
 bp = Blueprint("health", __name__)
 

@@ -17,11 +17,11 @@ from flask import current_app
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
+from app.api.bodies import parse_json_fast
 from app.api.v2.bodies import describe_errors
 from app.api.v2.schemas import EventWriteSchema
 from app.api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
 from app.base.errors import ApiError
-from app.bodies import parse_json_fast
 from app.store.loading import loader_for
 from app.store.models import AppUsageEvent, Event, ServiceUsageEvent
 from app.store.writes import uuid7, write_events

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from flask import g, has_request_context, request
 
-from app.responses import request_id
+from app.api.responses import request_id
 
 PACKAGE_LOGGER = "app"
 requests_log = logging.getLogger("app.requests")

@@ -18,8 +18,8 @@ from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
 from app.api.errors import DIALECTS, v2_body
+from app.api.responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
 from app.base.errors import ApiError
-from app.responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
 
 # The largest request line and header field gunicorn can be told to take; nginx is held to the same.
 MAX_REQUEST_LINE = 8190

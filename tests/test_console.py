@@ -5,7 +5,7 @@ from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
-from app import console
+from app.api import console
 from app.identity.tokens import ADMIN, GLOBAL_AUDITOR, READ
 from app.store.catalogue import CATEGORIES
 from tests.factories import EventFactory

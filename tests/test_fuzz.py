@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import openapi
+from app.api import openapi
 from app.identity.tokens import ADMIN, READ
 from tests.conftest import make_app
 from tests.dialects import assert_error_shape

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 
-from app import openapi
+from app.api import openapi
 from app.api.v1 import schemas as v1_schemas
 from app.api.v2 import events as v2_events
 from app.api.v2 import query as v2_query
@@ -261,7 +261,12 @@ def test_times_are_documented_as_the_service_reads_them(client, admin):
 @settings(max_examples=300)
 @given(st.from_regex(re.compile(parameter("/v2/events", "q")["schema"]["items"]["pattern"]), fullmatch=True))
 def test_q_values_as_documented_are_q_values_v2_reads(text):
-    v2_query.parse_filters([text], v2_events.FILTERS, ("timestamp",))
+    try:
+        v2_query.parse_filters([text], v2_events.FILTERS, ("timestamp",))
+    except ApiError:
+        # The one refusal the pattern cannot state, which the document says in words: a time on the store's
+        # first or last day whose offset carries it outside in UTC.
+        assert re.search(r"(1970-01-01|9998-12-31)[T ][0-9:.]+[+-]", text), text
 
 
 @pytest.mark.parametrize("text, read", [

@@ -5,12 +5,12 @@ import pytest
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
+from app.api.presenters import Presenter
 from app.api.v1.schemas import ScalingoEventSchema, present_scalingo_event
 from app.api.v2.schemas import EventEntitySchema, EventMetadataSchema, present_event
 from app.api.v2.usage_schemas import ENTITY_SCHEMAS, usage_metadata_schema, usage_presenter
 from app.api.v3.schemas import AppUsageEventSchema, AuditEventSchema, ServiceUsageEventSchema
 from app.base.extensions import db
-from app.presenters import Presenter
 from app.store.models import AppUsageEvent, Event, ServiceUsageEvent, record_columns
 
 WHEN = datetime(2026, 3, 1, 12, 30, 45, 678000, tzinfo=timezone.utc)

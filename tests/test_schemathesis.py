@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import update
 from werkzeug.serving import make_server
 
-from app import openapi
+from app.api import openapi
 from app.api.v1 import schemas as v1_schemas
 from app.api.v2 import query as v2_query
 from app.base.errors import ApiError

@@ -5,8 +5,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app
 
 from app.base import version
-from app.responses import json_response
-from app.urls import base_url
+
+from .responses import json_response
+from .urls import base_url
 
 bp = Blueprint("discovery", __name__)
 

@@ -12,7 +12,8 @@ from werkzeug.exceptions import HTTPException
 
 from app.base import metrics
 from app.base.errors import UNPREFIXED, ApiError, UaaError
-from app.responses import json_response
+
+from .responses import json_response
 
 log = logging.getLogger(__name__)
 

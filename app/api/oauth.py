@@ -8,7 +8,8 @@ from flask import Blueprint, current_app, request
 from app.base.errors import ApiError, UaaError
 from app.identity import issuer
 from app.identity.tokens import issue_token
-from app.responses import json_response
+
+from .responses import json_response
 
 bp = Blueprint("oauth", __name__)
 

@@ -12,8 +12,8 @@ import psycopg2
 from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError
 
+from app.api.responses import encode_json
 from app.base.extensions import db
-from app.responses import encode_json
 
 # From this many rows a batch is copied; a smaller one is one INSERT of values.
 COPY_FROM_ROWS = 50

@@ -1,6 +1,4 @@
-"""Scalingo's events dialect, over the same store, tokens and visibility as v2."""
-from flask import Blueprint
-
-bp = Blueprint("v1", __name__, url_prefix="/v1")
-
-from . import catalogue, events, tokens  # noqa: E402,F401  (register the routes)
+"""Scalingo's events dialect (/v1), over the same store, tokens and visibility as v2: its schemas, views and
+OpenAPI operations."""
+from . import catalogue, events, tokens  # noqa: F401  (register the routes)
+from .blueprint import bp  # noqa: F401

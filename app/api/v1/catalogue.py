@@ -1,8 +1,8 @@
 """GET /v1/event_types and /v1/event_categories: the catalogue of both vocabularies, public."""
-from app.responses import json_response
 from app.store.catalogue import event_categories_json, event_types_json
 
-from . import bp
+from ..responses import json_response
+from .blueprint import bp
 
 
 @bp.get("/event_types")

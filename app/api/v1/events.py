@@ -11,7 +11,6 @@ from app.base.extensions import db
 from app.base.fields import is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
 from app.identity.visibility import visible_events
-from app.responses import json_response
 from app.store.audit_events import list_events
 from app.store.filters import During, OneOf
 from app.store.models import Event
@@ -19,7 +18,8 @@ from app.store.pages import PageRequest
 from app.store.writes import utcnow
 
 from ..auth import require_scope
-from . import bp
+from ..responses import json_response
+from .blueprint import bp
 from .schemas import PagingSchema, present_scalingo_event, present_scalingo_events
 
 READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})

@@ -5,7 +5,8 @@ from marshmallow import EXCLUDE, Schema, fields
 from marshmallow.validate import Range
 
 from app.base.fields import Integer
-from app.presenters import Presenter
+
+from ..presenters import Presenter
 
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100

@@ -4,9 +4,9 @@ from flask import current_app, request
 from app.base.errors import ApiError
 from app.identity.api_tokens import active_api_token
 from app.identity.tokens import issue_token
-from app.responses import json_response
 
-from . import bp
+from ..responses import json_response
+from .blueprint import bp
 
 EXCHANGED_TOKEN_SECONDS = 3600
 

@@ -1,20 +1,3 @@
-"""Cloud Controller's v2 dialect."""
-from flask import Blueprint
-
-from app.base.errors import ApiError
-
-bp = Blueprint("v2", __name__, url_prefix="/v2")
-
-
-def shown(found, guid):
-    """v2's answer for one record (record, visible): 404 when there is none, 403 when the caller may not
-    see it, as CC answers."""
-    record, visible = found
-    if record is None:
-        raise ApiError("EventNotFound", guid)
-    if not visible:
-        raise ApiError("NotAuthorized")
-    return record
-
-
-from . import apps, events, roles, usage_events  # noqa: E402,F401  (register the routes)
+"""Cloud Controller's v2 dialect (/v2): the q language, v2's paging, its schemas, views and OpenAPI operations."""
+from . import apps, events, roles, usage_events  # noqa: F401  (register the routes)
+from .blueprint import bp  # noqa: F401

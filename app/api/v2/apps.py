@@ -7,12 +7,12 @@ from flask import request
 
 from app.base.fields import format_timestamp
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
-from app.responses import json_response
 from app.store import directory
 from app.store.filters import OneOf
 
 from ..auth import require_scope
-from . import bp
+from ..responses import json_response
+from .blueprint import bp
 from .paging import envelope, parse_paging
 from .query import parse_filters
 

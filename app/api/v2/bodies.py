@@ -2,10 +2,11 @@
 from marshmallow import ValidationError
 
 from app.base.errors import ApiError
-from app.bodies import read_json
-from app.responses import json_response
 from app.store.loading import loader_for
 from app.store.writes import MAX_BATCH
+
+from ..bodies import read_json
+from ..responses import json_response
 
 
 def describe_errors(messages, prefix=""):

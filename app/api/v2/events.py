@@ -6,13 +6,13 @@ from app.base.errors import ApiError
 from app.base.extensions import db
 from app.base.fields import is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
-from app.responses import empty_response, json_response
 from app.store import audit_events
 from app.store.models import Event
 from app.store.writes import write_events
 
 from ..auth import require_scope
-from . import bp, shown
+from ..responses import empty_response, json_response
+from .blueprint import bp, shown
 from .bodies import load_write_body, written_response
 from .paging import envelope, parse_paging
 from .query import parse_filters

@@ -7,11 +7,11 @@ from app.base.fields import GUID_PATTERN, format_timestamp, is_storable
 from app.identity.models import Role
 from app.identity.roles import grant, revoke
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR
-from app.responses import empty_response, json_response
 from app.store.pages import fetch_page
 
 from ..auth import require_scope
-from . import bp
+from ..responses import empty_response, json_response
+from .blueprint import bp
 from .paging import envelope, parse_paging
 
 ROLE_READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR})

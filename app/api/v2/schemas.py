@@ -3,9 +3,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_l
 from marshmallow.validate import Regexp
 
 from app.base.fields import Guid, JsonObject, NullAsEmpty, Text, Timestamp, format_timestamp
-from app.presenters import Presenter
 from app.store.catalogue import check, conforms, redact
 
+from ..presenters import Presenter
 from ..v1.schemas import is_scalingo_event, scalingo_to_store
 
 EVENT_TYPE = Regexp(r"^[a-z0-9][a-z0-9._/ -]*$", error="Must be lower case letters, digits and '._/ -'.")

@@ -7,14 +7,14 @@ from flask import request
 from app.base.errors import ApiError
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
 from app.identity.visibility import find_visible, visible_usage_events
-from app.responses import empty_response, json_response
 from app.store.cursor import UnknownCursor, stream_page
 from app.store.models import AppUsageEvent, ServiceUsageEvent
 from app.store.streams import STREAM_FIELDS, purge_and_reseed
 from app.store.writes import write_events
 
 from ..auth import require_scope
-from . import bp, shown
+from ..responses import empty_response, json_response
+from .blueprint import bp, shown
 from .bodies import load_write_body, written_response
 from .paging import envelope, parse_paging
 from .query import parse_filters

@@ -5,8 +5,9 @@ from marshmallow import RAISE, Schema, fields, post_load
 from marshmallow.validate import OneOf, Range
 
 from app.base.fields import Guid, Integer, Text, Timestamp
-from app.presenters import Presenter
 from app.store.streams import APP_STATES, SERVICE_INSTANCE_TYPES, SERVICE_STATES
+
+from ..presenters import Presenter
 
 REDACTED_CREDENTIAL = "***"
 # Counts and sizes are stored as 32-bit integers.

@@ -1,6 +1,4 @@
-"""Cloud Controller's v3 dialect (V3.md), over the same core as v1 and v2."""
-from flask import Blueprint
-
-bp = Blueprint("v3", __name__, url_prefix="/v3")
-
-from . import audit_events, resources, roles, stats, usage_events  # noqa: E402,F401  (register the routes)
+"""Cloud Controller's v3 dialect (/v3, V3.md): its list parameters and links, schemas, views and OpenAPI
+operations, over the same core as v1 and v2."""
+from . import audit_events, resources, roles, stats, usage_events  # noqa: F401  (register the routes)
+from .blueprint import bp  # noqa: F401

@@ -2,7 +2,7 @@
 from math import ceil
 from urllib.parse import quote_plus
 
-from app.urls import base_url
+from ..urls import base_url
 
 
 def href(path, pairs):

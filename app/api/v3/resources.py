@@ -4,12 +4,12 @@ from flask import request
 
 from app.base.errors import ApiError
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
-from app.responses import json_response
 from app.store import directory
 from app.store.pages import PageRequest
 
 from ..auth import require_scope
-from . import bp
+from ..responses import json_response
+from .blueprint import bp
 from .links import paginated
 from .params import ListQuery, ParameterErrors, parse
 from .schemas import present_apps, present_organizations, present_spaces

@@ -7,17 +7,17 @@ from sqlalchemy import select
 from app.base.errors import ApiError
 from app.base.extensions import db
 from app.base.fields import GUID_PATTERN, is_storable
-from app.bodies import read_json
 from app.identity import roles
 from app.identity.models import Role, User
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
-from app.responses import empty_response, json_response
 from app.store.directory import known_or_named, names_of
 from app.store.filters import conditions
 from app.store.pages import PageRequest, fetch_page
 
 from ..auth import require_scope
-from . import bp
+from ..bodies import read_json
+from ..responses import empty_response, json_response
+from .blueprint import bp
 from .links import paginated
 from .params import ListQuery, ParameterErrors, parse, parse_show
 from .schemas import present_organizations, present_roles, present_spaces, present_users

@@ -4,8 +4,9 @@ from urllib.parse import quote
 from marshmallow import Schema, fields
 
 from app.base.fields import Timestamp, format_timestamp
-from app.presenters import Attributes, PerPage, Presenter, SameAs
-from app.urls import base_url
+
+from ..presenters import Attributes, PerPage, Presenter, SameAs
+from ..urls import base_url
 
 
 def _segment(text):

@@ -36,12 +36,12 @@ from app.base.extensions import db, read
 from app.base.fields import is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
 from app.identity.visibility import sees_every_event, visible_events, visible_usage_events
-from app.responses import json_response
 from app.store.catalogue import CATEGORIES, EVENT_TYPES
 from app.store.models import AppUsageEvent, Event, EventCountByDay, record_columns
 
 from ..auth import require_scope
-from . import bp
+from ..responses import json_response
+from .blueprint import bp
 from .params import split_list
 from .schemas import present_app_usage_events
 

@@ -7,14 +7,14 @@ from flask import request
 from app.base.errors import ApiError
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
 from app.identity.visibility import GLOBAL_READERS, find_visible, visible_usage_events
-from app.responses import json_response
 from app.store.cursor import UnknownCursor, by_time, stream_page
 from app.store.models import AppUsageEvent, ServiceUsageEvent
 from app.store.pages import PageRequest
 from app.store.streams import STREAM_FIELDS, purge_and_reseed
 
 from ..auth import require_scope
-from . import bp
+from ..responses import json_response
+from .blueprint import bp
 from .links import paginated
 from .params import ListQuery, ParameterErrors, parse
 from .schemas import present_app_usage_events, present_service_usage_events

@@ -35,26 +35,6 @@ from marshmallow import fields as ma_fields
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import types as sa_types
 
-from app import console
-from app.api import discovery, usage_reports
-from app.api import errors as error_catalogue
-from app.api.oauth import LOGIN_PROMPTS
-from app.api.v1 import schemas as v1_schemas
-from app.api.v2 import apps as v2_apps
-from app.api.v2 import events as v2_events
-from app.api.v2 import paging as v2_paging
-from app.api.v2 import query as v2_query
-from app.api.v2 import roles as v2_roles
-from app.api.v2 import schemas as v2_schemas
-from app.api.v2 import usage_events as v2_usage
-from app.api.v2 import usage_schemas as v2_usage_schemas
-from app.api.v3 import audit_events as v3_audit_events
-from app.api.v3 import params as v3_params
-from app.api.v3 import resources as v3_resources
-from app.api.v3 import roles as v3_roles
-from app.api.v3 import schemas as v3_schemas
-from app.api.v3 import stats as v3_stats
-from app.api.v3 import usage_events as v3_usage
 from app.base.fields import (
     CLOCK,
     FIRST_YEAR,
@@ -70,12 +50,33 @@ from app.base.fields import (
 )
 from app.identity import roles as role_store
 from app.identity.models import Role, User
-from app.presenters import Attributes, PerPage, SameAs
-from app.responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
 from app.serving import HEADER_LIMITS, MAX_REQUEST_LINE
 from app.store.models import AppUsageEvent, Event, KnownResource, ServiceUsageEvent
 from app.store.writes import MAX_BATCH
 from app.usage import reports
+
+from . import console, discovery
+from . import errors as error_catalogue
+from .oauth import LOGIN_PROMPTS
+from .presenters import Attributes, PerPage, SameAs
+from .reports import views as usage_reports
+from .responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
+from .v1 import schemas as v1_schemas
+from .v2 import apps as v2_apps
+from .v2 import events as v2_events
+from .v2 import paging as v2_paging
+from .v2 import query as v2_query
+from .v2 import roles as v2_roles
+from .v2 import schemas as v2_schemas
+from .v2 import usage_events as v2_usage
+from .v2 import usage_schemas as v2_usage_schemas
+from .v3 import audit_events as v3_audit_events
+from .v3 import params as v3_params
+from .v3 import resources as v3_resources
+from .v3 import roles as v3_roles
+from .v3 import schemas as v3_schemas
+from .v3 import stats as v3_stats
+from .v3 import usage_events as v3_usage
 
 bp = Blueprint("openapi", __name__)
 

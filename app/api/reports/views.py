@@ -13,10 +13,10 @@ from flask import Blueprint, Response, current_app, request
 from app.base.errors import ApiError
 from app.identity.tokens import USAGE_AUDIENCES
 from app.identity.visibility import reads_usage_reports
-from app.responses import json_response
 from app.usage import reports
 
-from .auth import current_identity
+from ..auth import current_identity
+from ..responses import json_response
 
 bp = Blueprint("usage_reports", __name__)
 

@@ -6,7 +6,8 @@ import re
 import orjson
 
 from app.base.errors import ApiError
-from app.limits import read_body
+
+from .limits import read_body
 
 
 def _refuse_constant(name):
