@@ -38,7 +38,7 @@ system-packages: ## Install the Debian packages the suite needs (postgresql, ngi
 	fi
 
 run: install ## Serve on http://127.0.0.1:8080 (PORT overrides) with SQLite and demo data
-	$(BIN)/python -m app.embedded
+	$(BIN)/python -m app.ops.embedded
 
 test: install system-packages $(JS_CLIENTS) ## Run the whole suite on PostgreSQL (a throwaway cluster, or TEST_DATABASE_URL) and SQLite
 	$(BIN)/python -m pytest

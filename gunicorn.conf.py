@@ -21,7 +21,7 @@ else:
     _made_metrics_directory = False
 
 from app.base.config import DEFAULT_METRICS_PORT
-from app.serving import (
+from app.ops.serving import (
     MAX_HEADER_FIELD,
     MAX_HEADER_FIELDS,
     MAX_REQUEST_LINE,

@@ -59,8 +59,7 @@ def register_responses(app):
 
 def register_operations(app):
     """Request logs and metrics first, so that they see every request, even one refused by the limits."""
-    from app import logs
-    from app.ops import metrics
+    from app.ops import logs, metrics
 
     logs.init_app(app)
     metrics.init_app(app)
@@ -81,7 +80,7 @@ def register_blueprints(app):
     from app.api.v1 import bp as v1
     from app.api.v2 import bp as v2
     from app.api.v3 import bp as v3
-    from app.health import bp as health
+    from app.ops.health import bp as health
     from app.ops.metrics import bp as metrics
 
     app.register_blueprint(discovery)
@@ -97,6 +96,6 @@ def register_blueprints(app):
 
 
 def register_commands(app):
-    from app import cli
+    from app.ops import cli
 
     cli.init_app(app)

@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from app.cli import create_user
 from app.identity.roles import grant
 from app.identity.tokens import ADMIN, READ
+from app.ops.cli import create_user
 from tests.factories import BASE_TIME, EventFactory
 
 CLI_VERSION = "8.18.4+3fcd823a8.2025-11-10"

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.base.extensions import db
-from app.cli import create_user
-from app.demo import ORGS, load_demo_events
 from app.identity.tokens import ADMIN, READ
+from app.ops.cli import create_user
+from app.ops.demo import ORGS, load_demo_events
 from app.store.models import Event
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -22,11 +22,11 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from app.base.extensions import db
-from app.cli import create_client
-from app.follower import Follower
 from app.identity.tokens import ADMIN, issue_token
+from app.ops.cli import create_client
+from app.ops.follower import Follower
+from app.ops.upstream import Fatal, Upstream
 from app.store.models import AppUsageEvent, Event, FollowerPosition
-from app.upstream import Fatal, Upstream
 from tests.conftest import SECRET, fresh_postgres_database, make_app
 from tests.pgcluster import free_port
 

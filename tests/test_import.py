@@ -1,7 +1,7 @@
 """`flask events import FILE --kind ...`: batches, resumption, and bad lines reported without losing good ones."""
 import json
 
-from app.importer import import_command
+from app.ops.importer import import_command
 from app.store.writes import MAX_BATCH
 from tests.test_usage_events import app_event, service_event
 

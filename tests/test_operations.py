@@ -15,9 +15,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import logs
 from app.identity.tokens import ADMIN, READ
-from app.ops import metrics
+from app.ops import logs, metrics
 from tests.conftest import SECRET, make_app
 from tests.pgcluster import free_port
 from tests.test_errors import outage_app, proxy  # noqa: F401  (fixtures: the database behind a switchable proxy)
@@ -284,7 +283,7 @@ def test_a_missing_key_is_one_line_not_a_traceback(checkout):
 def test_make_run_on_a_port_in_use_says_so_in_one_line_first(checkout):
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "app.embedded"], cwd=checkout.path, capture_output=True,
+        result = subprocess.run([sys.executable, "-m", "app.ops.embedded"], cwd=checkout.path, capture_output=True,
                                 text=True, timeout=120, env={**os.environ, "PORT": str(port)})
     assert result.returncode != 0 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [
@@ -292,9 +291,9 @@ def test_make_run_on_a_port_in_use_says_so_in_one_line_first(checkout):
 
 
 def test_the_make_run_token_is_the_admin_logins_identity(client, app):
-    from app.cli import create_user
-    from app.embedded import ADMIN_SCOPES, admin_token
     from app.identity.tokens import TokenKeys, verify_token
+    from app.ops.cli import create_user
+    from app.ops.embedded import ADMIN_SCOPES, admin_token
 
     admin = create_user("admin", "the-password", ADMIN_SCOPES)
     printed = verify_token(admin_token(SECRET, admin), TokenKeys(secret=SECRET)).claims
@@ -309,7 +308,7 @@ def test_the_make_run_token_is_the_admin_logins_identity(client, app):
 
 def test_make_run_says_where_the_console_and_the_docs_are_and_they_answer(checkout):
     port = free_port()
-    serving = subprocess.Popen([sys.executable, "-m", "app.embedded"], cwd=checkout.path, stdout=subprocess.PIPE,
+    serving = subprocess.Popen([sys.executable, "-m", "app.ops.embedded"], cwd=checkout.path, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True, env={**os.environ, "PORT": str(port)})
     try:
         printed = []

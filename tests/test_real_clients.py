@@ -6,9 +6,9 @@ from urllib.parse import quote
 import pytest
 from cloudfoundry_client.client import CloudFoundryClient
 
-from app.cli import create_user
 from app.identity import issuer
 from app.identity.tokens import ADMIN, READ
+from app.ops.cli import create_user
 from tests.factories import BASE_TIME, EventFactory
 from tests.test_usage_events import app_event
 

@@ -253,7 +253,7 @@ def seeded(app, monkeypatch):
 
 def test_every_route_answers_as_recorded(app, client, token, backend, seeded):
     """(Recorded from PostgreSQL; SQLite must answer the same.)"""
-    from app.demo import load_demo_events
+    from app.ops.demo import load_demo_events
 
     load_demo_events(now=NOW)
     call = Recorder(client)

@@ -14,7 +14,7 @@ from sqlalchemy import delete, update
 
 from app.base.extensions import db
 from app.base.fields import parse_time
-from app.demo import load_demo_events
+from app.ops.demo import load_demo_events
 from app.store.catalogue import EVENT_TYPES, redact
 from app.store.models import AppUsageEvent, Event, ServiceUsageEvent, UsageStream
 from app.store.streams import APP_STATES, SERVICE_STATES

@@ -20,7 +20,7 @@ from flask_migrate import upgrade
 
 from app.base.extensions import db
 from app.identity.tokens import ADMIN, issue_token
-from app.serving import nginx_config
+from app.ops.serving import nginx_config
 from tests.conftest import SECRET, fresh_postgres_database, make_app
 from tests.pgcluster import free_port
 

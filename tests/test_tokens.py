@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app.base.config import ConfigError
-from app.cli import create_user
 from app.identity.tokens import ADMIN, READ
+from app.ops.cli import create_user
 from tests.conftest import SECRET, make_app
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.cli import create_user
 from app.identity.tokens import ADMIN, READ
+from app.ops.cli import create_user
 from tests.factories import BASE_TIME, EventFactory
 
 JS_DIR = os.path.join(os.path.dirname(__file__), "js")

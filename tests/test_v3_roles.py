@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.cli import create_user
 from app.identity.tokens import ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
+from app.ops.cli import create_user
 from tests.factories import EventFactory
 
 BASE = "http://localhost"

@@ -50,7 +50,7 @@ from app.base.fields import (
 )
 from app.identity import roles as role_store
 from app.identity.models import Role, User
-from app.serving import HEADER_LIMITS, MAX_REQUEST_LINE
+from app.ops.serving import HEADER_LIMITS, MAX_REQUEST_LINE
 from app.store.models import AppUsageEvent, Event, KnownResource, ServiceUsageEvent
 from app.store.writes import MAX_BATCH
 from app.usage import reports

@@ -41,7 +41,8 @@ from app.base.fields import parse_time
 from app.store.loading import FastLoader
 from app.store.models import AppUsageEvent, Event, FollowerPosition, ServiceUsageEvent
 from app.store.writes import utcnow, write_events
-from app.upstream import CursorGone, Fatal, Upstream, absolute
+
+from .upstream import CursorGone, Fatal, Upstream, absolute
 
 log = logging.getLogger(__name__)
 DEFAULT_OVERLAP = timedelta(minutes=10)

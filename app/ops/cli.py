@@ -7,16 +7,17 @@ from sqlalchemy import delete, select
 
 from app.base import version
 from app.base.extensions import db
-from app.follower import follow_command
 from app.identity.api_tokens import create_api_token, revoke_api_token
 from app.identity.issuer import hash_secret
 from app.identity.models import ApiToken, Client, Role, User
 from app.identity.tokens import issue_token
-from app.importer import import_command
-from app.serving import nginx_config
 from app.store.pruning import prune_command
 from app.store.writes import utcnow
 from app.usage.metering import fold_command
+
+from .follower import follow_command
+from .importer import import_command
+from .serving import nginx_config
 
 
 @click.command("token")

@@ -16,13 +16,15 @@ from sqlalchemy import func, select
 from app import create_app
 from app.base import config
 from app.base.extensions import db
-from app.cli import create_user
-from app.demo import load_demo_events
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE, issue_token
 from app.store.models import Event
 
+from .cli import create_user
+from .demo import load_demo_events
+
 ADMIN_SCOPES = [ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE]
-INSTANCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance")
+# The checkout's instance/ (app/ops/ is two levels below the checkout), as Flask's instance_path for wsgi.py.
+INSTANCE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "instance")
 
 
 def kept_secret(name):
