@@ -1,6 +1,7 @@
 """The catalogue of event types: pure data checks, no database."""
 import pytest
 
+from app.api.v1.catalogue import event_categories_json, event_types_json
 from app.store.catalogue import (
     CATEGORIES,
     CLOUD_CONTROLLER,
@@ -14,8 +15,6 @@ from app.store.catalogue import (
     Field,
     Secret,
     check,
-    event_categories_json,
-    event_types_json,
     redact,
 )
 
