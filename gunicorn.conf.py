@@ -1,7 +1,7 @@
 """gunicorn's production settings for cf-events; gunicorn reads ./gunicorn.conf.py by itself.
 
 gunicorn listens on loopback only: clients reach it through nginx (`flask --app wsgi nginx-config`),
-which reads slow clients' requests whole before a synchronous worker is given them (app/serving.py).
+which reads slow clients' requests whole before a synchronous worker is given them (app/ops/serving.py).
 A second listener serves only /metrics, without a token, for Prometheus (METRICS_PORT; 0: none).
 """
 import multiprocessing
@@ -20,14 +20,9 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
 else:
     _made_metrics_directory = False
 
+from app.api.limits import MAX_HEADER_FIELD, MAX_HEADER_FIELDS, MAX_REQUEST_LINE
 from app.base.config import DEFAULT_METRICS_PORT
-from app.ops.serving import (
-    MAX_HEADER_FIELD,
-    MAX_HEADER_FIELDS,
-    MAX_REQUEST_LINE,
-    answer_refusals_in_json,
-    check_worker_class,
-)
+from app.ops.serving import answer_refusals_in_json, check_worker_class
 
 api_bind = os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count() + 1)

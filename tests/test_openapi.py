@@ -1,7 +1,8 @@
 """/openapi.json describes every route the app serves, and nothing else; /docs shows it, offline.
 
-The document is made from the schemas and tables the views use (app/openapi.py): these tests hold it to
-the URL map in both directions, check it is OpenAPI 3.1, and spot-check that its limits are the code's.
+The document is made from the schemas and tables the views use (app/api/openapi.py assembles what each
+dialect's describer says, app/api/*/openapi.py): these tests hold it to the URL map in both directions,
+check it is OpenAPI 3.1, and spot-check that its limits are the code's.
 tests/test_schemathesis.py checks the live service's answers against it.
 """
 import json
@@ -14,12 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 
-from app.api import openapi
+from app.api import describe, openapi
+from app.api.reports import openapi as reports_openapi
+from app.api.v1 import openapi as v1_openapi
 from app.api.v1 import schemas as v1_schemas
 from app.api.v2 import events as v2_events
 from app.api.v2 import query as v2_query
 from app.api.v2 import usage_events as v2_usage
 from app.api.v2.schemas import EventWriteSchema
+from app.api.v3 import openapi as v3_openapi
 from app.api.v3 import params as v3_params
 from app.base.errors import ApiError
 from app.base.fields import NUL
@@ -44,8 +48,9 @@ def parameter(path, name, method="get"):
 def test_every_route_the_app_serves_is_documented():
     missing = openapi.undocumented(APP)
     assert not missing, (
-        "routes with no entry in the OpenAPI document; describe each in app/openapi.py (documented_operations, "
-        f"ops.add(path, method, …)): {', '.join(missing)}")
+        "routes with no entry in the OpenAPI document; describe each beside its views, in its dialect's "
+        f"openapi.py (ops.add(path, method, …), called from app/api/openapi.py's documented_operations): "
+        f"{', '.join(missing)}")
 
 
 def test_every_documented_operation_is_a_route_the_app_serves():
@@ -138,11 +143,11 @@ def test_the_issuer_documents_its_refusals():
     # Schemathesis' first finding: a token request without client credentials is 401, and 404 with the issuer off.
     responses = DOCUMENT["paths"]["/oauth/token"]["post"]["responses"]
     assert {"200", "400", "401", "404"} <= set(responses)
-    assert responses["401"]["content"]["application/json"]["schema"] == openapi.ref("UaaError")
+    assert responses["401"]["content"]["application/json"]["schema"] == describe.ref("UaaError")
 
 
 @settings(max_examples=200)
-@given(st.from_regex(openapi.V3_TIME, fullmatch=True))
+@given(st.from_regex(v3_openapi.V3_TIME, fullmatch=True))
 def test_v3_times_as_documented_are_times_v3_reads(text):
     assert v3_params._TIMESTAMP.fullmatch(text)
 
@@ -160,12 +165,12 @@ def test_the_write_api_takes_an_event_or_a_batch_of_its_schema():
 
 
 def test_scalingo_keys_are_documented_as_the_store_fields_they_become():
-    document = {key: f"<{key}>" for key in openapi.SCALINGO_FIELDS}
-    document["user"] = {key: f"<user.{key}>" for key in openapi.SCALINGO_USER_FIELDS}
+    document = {key: f"<{key}>" for key in v1_openapi.SCALINGO_FIELDS}
+    document["user"] = {key: f"<user.{key}>" for key in v1_openapi.SCALINGO_USER_FIELDS}
     stored = v1_schemas.scalingo_to_store(document)
-    for key, field in openapi.SCALINGO_FIELDS.items():
+    for key, field in v1_openapi.SCALINGO_FIELDS.items():
         assert stored[field] == f"<{key}>", key
-    for key, field in openapi.SCALINGO_USER_FIELDS.items():
+    for key, field in v1_openapi.SCALINGO_USER_FIELDS.items():
         assert stored[field] == f"<user.{key}>", key
 
 
@@ -181,10 +186,10 @@ def test_every_operation_is_in_a_declared_section():
 def test_each_error_is_in_its_dialects_shape(path):
     for operation in DOCUMENT["paths"][path].values():
         for status, response in operation["responses"].items():
-            if int(status) < 400 or int(status) in openapi.FRONT_STATUSES or path == "/readyz":
+            if int(status) < 400 or int(status) in describe.FRONT_STATUSES or path == "/readyz":
                 continue
             content = response["content"]["application/json"]
-            assert content["schema"] == openapi.ref(openapi.dialect_of(path)), (path, status)
+            assert content["schema"] == describe.ref(describe.dialect_of(path)), (path, status)
             if "example" in content:
                 assert_error_shape(path, content["example"])
 
@@ -233,7 +238,7 @@ def query_strings():
 
 def test_no_query_string_holds_a_nul():
     # limits.py refuses a NUL in any query value (400): each string parameter's pattern or enum says so.
-    assert not re.fullmatch(openapi.NOT_NUL, NUL) and re.fullmatch(openapi.NOT_NUL, "a")
+    assert not re.fullmatch(describe.NOT_NUL, NUL) and re.fullmatch(describe.NOT_NUL, "a")
     for path, name, schema in query_strings():
         assert "enum" in schema or not conforms(schema, f"a{NUL}"), (path, name)
 
@@ -249,7 +254,7 @@ def test_a_body_string_holding_a_nul_is_refused_as_documented(client, admin, cha
 
 def test_times_are_documented_as_the_service_reads_them(client, admin):
     write = DOCUMENT["components"]["schemas"]["V2EventWrite"]["properties"]["timestamp"]
-    assert openapi.BOUNDS_IN_UTC in write["description"]
+    assert describe.BOUNDS_IN_UTC in write["description"]
     event = {"type": "custom.update", "actor": "u", "actor_type": "user", "actee": "a", "actee_type": "app"}
     for timestamp, status in [("2016-06-08", 422), ("2016-06-08 16:41:23+04", 201), ("2016-02-29T00:00:00Z", 201),
                               ("2015-02-29T00:00:00Z", 422), ("1969-12-31T23:59:59Z", 422),
@@ -313,7 +318,7 @@ def test_v3_lists_are_documented_as_v3_reads_them(client, admin, path, key, valu
 
 def test_report_dates_are_calendar_days_and_the_period_rule_is_said(client, admin):
     day = parameter("/app_usages", "start")["schema"]
-    assert openapi.PERIOD_RULE in parameter("/app_usages", "end")["description"]
+    assert reports_openapi.PERIOD_RULE in parameter("/app_usages", "end")["description"]
     for start, status in [("2024-02-29", 200), ("2023-02-29", 400), ("0001-01-01", 200), ("2024-13-01", 400)]:
         assert conforms(day, start) == (status == 200)
         query = {"start": start, "end": start}
@@ -364,9 +369,9 @@ def test_each_path_lists_every_method_the_service_answers_there(client, admin):
 def test_every_operation_may_be_refused_by_the_server_in_front():
     for operations in DOCUMENT["paths"].values():
         for operation in operations.values():
-            for status in openapi.FRONT_STATUSES:
+            for status in describe.FRONT_STATUSES:
                 assert operation["responses"][str(status)]["content"]["application/json"]["schema"] == \
-                    openapi.ref("V2Error")
+                    describe.ref("V2Error")
 
 
 def pointer_schema(schema, pointer):

@@ -30,9 +30,12 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import update
 from werkzeug.serving import make_server
 
-from app.api import openapi
+from app.api import describe, openapi
+from app.api.reports import openapi as reports_openapi
 from app.api.v1 import schemas as v1_schemas
+from app.api.v2 import openapi as v2_openapi
 from app.api.v2 import query as v2_query
+from app.api.v3 import openapi as v3_openapi
 from app.base.errors import ApiError
 from app.base.extensions import db
 from app.base.fields import MAX_JSON_DEPTH, TIME_FORM, parse_time
@@ -158,19 +161,19 @@ WRITES = (("POST", "/v2/events"), ("POST", "/v2/app_usage_events"), ("POST", "/v
 ROLES = (("POST", "/v3/roles"),)
 INEXPRESSIBLE = {
     # Between two parameters: a report's period.
-    "period": Rule(REPORTS, "end", openapi.PERIOD_RULE, _period_refused),
+    "period": Rule(REPORTS, "end", reports_openapi.PERIOD_RULE, _period_refused),
     # Of the store's content: a cursor naming no event, a user by a name no user has, a role held already.
-    "after_guid": Rule(USAGE_LISTS, "after_guid", openapi.AFTER_GUID_RULE, _cursor_refused),
-    "username": Rule(ROLES, None, openapi.USERNAME_RULE, lambda case, response: response.status_code == 422
+    "after_guid": Rule(USAGE_LISTS, "after_guid", describe.AFTER_GUID_RULE, _cursor_refused),
+    "username": Rule(ROLES, None, v3_openapi.USERNAME_RULE, lambda case, response: response.status_code == 422
                      and _description(response).startswith("No user exists with the username")),
-    "role_held": Rule(ROLES, None, openapi.ROLE_EXISTS_RULE, lambda case, response: response.status_code == 422
+    "role_held": Rule(ROLES, None, v3_openapi.ROLE_EXISTS_RULE, lambda case, response: response.status_code == 422
                       and re.fullmatch(r"User '.*' already has '\w+' role in \w+ '.*'\.", _description(response))),
     # Between a time and its offset, which may carry it out of the store's years.
-    "time_bounds": Rule((*WRITES, ("GET", "/v2/events")), None, openapi.BOUNDS_IN_UTC, _time_refused),
+    "time_bounds": Rule((*WRITES, ("GET", "/v2/events")), None, describe.BOUNDS_IN_UTC, _time_refused),
     # Between the fields of a written event.
-    "space_url": Rule(WRITES[:1], None, openapi.SPACE_URL_RULE, lambda case, response: response.status_code == 422
+    "space_url": Rule(WRITES[:1], None, v2_openapi.SPACE_URL_RULE, lambda case, response: response.status_code == 422
                       and "space_url: Must be /v2/spaces/ followed by" in _description(response)),
-    "known_type": Rule(WRITES[:1], None, openapi.KNOWN_TYPE_RULE, _catalogue_refused),
+    "known_type": Rule(WRITES[:1], None, v2_openapi.KNOWN_TYPE_RULE, _catalogue_refused),
     # Of the metadata's depth.
     "json_depth": Rule(WRITES[:1], None, f"at most {MAX_JSON_DEPTH} levels deep", lambda case, response:
                        response.status_code == 422 and "Must not be nested deeper" in _description(response)),

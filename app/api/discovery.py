@@ -1,11 +1,12 @@
 """Discovery: GET /, GET /v2/info, GET /v3 and GET /v3/info, public, so that cf tools and client libraries
-can find the API and log in."""
+can find the API and log in; and their OpenAPI description (add_discovery)."""
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app
 
 from app.base import version
 
+from .describe import BOOLEAN, INTEGER, NULL, PRETTY, PUBLIC, STRING, nullable, obj, ok
 from .responses import json_response
 from .urls import base_url
 
@@ -107,3 +108,40 @@ def v3_info():
         "rate_limits": {"enabled": False, "general_limit": "", "reset_interval_in_minutes": ""},
         "links": {"self": {"href": f"{base}/v3/info"}, "support": {"href": ""}},
     })
+
+
+def add_discovery(ops, components):
+    """These endpoints in the OpenAPI document (app/api/openapi.py assembles it)."""
+    link = obj({"href": STRING})
+    versioned = obj({"href": STRING, "meta": obj({"version": STRING})})
+    root_links = obj({
+        "self": link, "cloud_controller_v3": versioned, "network_policy_v0": link, "network_policy_v1": link,
+        "login": link, "uaa": link, "credhub": NULL, "routing": NULL, "logging": nullable(link),
+        "log_cache": NULL, "log_stream": NULL,
+        "app_ssh": obj({"href": STRING, "meta": obj({"host_key_fingerprint": NULL, "oauth_client": STRING})}),
+        "cloud_controller_v2": versioned,
+    }, optional=("cloud_controller_v2",))
+    ops.add("/", "get", "The API's root: its versions and where to log in", "discovery",
+            ok("Links, in CC's order; cloud_controller_v2 only while V2_API is on",
+               components.schema("Root", json_schema=obj({"links": root_links}))),
+            security=PUBLIC, parameters=[PRETTY])
+    v2_info = obj({"name": STRING, "build": STRING, "support": STRING, "version": INTEGER, "description": STRING,
+                   "authorization_endpoint": STRING, "token_endpoint": STRING, "min_cli_version": NULL,
+                   "min_recommended_cli_version": NULL, "api_version": STRING, "app_ssh_endpoint": STRING,
+                   "app_ssh_host_key_fingerprint": NULL, "app_ssh_oauth_client": STRING,
+                   "doppler_logging_endpoint": STRING})
+    ops.add("/v2/info", "get", "v2's info: the API version and the login endpoints", "discovery",
+            ok("As CC answers it", components.schema("V2Info", json_schema=v2_info)), security=PUBLIC,
+            parameters=[PRETTY])
+    v3_links = obj({"self": link, **{name: link for name in V3_RESOURCES}})
+    ops.add("/v3", "get", "v3's root: the v3 resources served", "discovery",
+            ok("Links to each resource", components.schema("V3Root", json_schema=obj({"links": v3_links}))),
+            security=PUBLIC, parameters=[PRETTY])
+    v3_info_schema = obj({"build": STRING, "cli_version": obj({"minimum": STRING, "recommended": STRING}),
+                          "custom": obj({}), "description": STRING, "name": STRING, "version": INTEGER,
+                          "osbapi_version": STRING,
+                          "rate_limits": obj({"enabled": BOOLEAN, "general_limit": STRING,
+                                              "reset_interval_in_minutes": STRING}),
+                          "links": obj({"self": link, "support": link})})
+    ops.add("/v3/info", "get", "v3's info", "discovery", ok("As CC answers it",
+            components.schema("V3Info", json_schema=v3_info_schema)), security=PUBLIC, parameters=[PRETTY])

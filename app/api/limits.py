@@ -1,10 +1,17 @@
 """What every request is held to before a view sees it: a bounded body, path segments and query
-values the store could hold, and only the methods a route serves."""
+values the store could hold, and only the methods a route serves; and the request line and headers
+the servers in front of the app hold it to (app/ops/serving.py), which the OpenAPI document states."""
 from flask import request
 from werkzeug.routing import BaseConverter
 
 from app.base.errors import ApiError
 from app.base.fields import NUL
+
+# The largest request line and header field gunicorn can be told to take; nginx is held to the same.
+MAX_REQUEST_LINE = 8190
+MAX_HEADER_FIELD = 8190
+MAX_HEADER_FIELDS = 100
+HEADER_LIMITS = f"at most {MAX_HEADER_FIELDS} fields of {MAX_HEADER_FIELD} bytes each"
 
 
 class StorableSegment(BaseConverter):

@@ -1,5 +1,6 @@
 """POST /oauth/token and GET /login: the built-in issuer (identity/issuer.py) in UAA's dialect, for the
 embedded default and tests. Production configures an external UAA's keys instead, which switches it off.
+Their OpenAPI description is add_issuer's.
 """
 import uuid
 
@@ -9,6 +10,7 @@ from app.base.errors import ApiError, UaaError
 from app.identity import issuer
 from app.identity.tokens import issue_token
 
+from .describe import CLIENT_BASIC, INTEGER, PRETTY, PUBLIC, STRING, array, obj, ok
 from .responses import json_response
 
 bp = Blueprint("oauth", __name__)
@@ -66,3 +68,23 @@ def token():
                                               current_app.config["TOKEN_SECRET"])
         return _token_response(client, scopes, user)
     return _token_response(client, issuer.granted_scopes(client.scopes, request.form.get("scope")))
+
+
+def add_issuer(ops, components):
+    """These endpoints in the OpenAPI document (app/api/openapi.py assembles it)."""
+    form = obj({"grant_type": {"type": "string", "enum": ["password", "refresh_token", "client_credentials"]},
+                "username": STRING, "password": STRING, "refresh_token": STRING,
+                "scope": {"type": "string", "description": "Space-separated; all the user's or client's when absent"}},
+               optional=("username", "password", "refresh_token", "scope"), additional=True)
+    issued = obj({"access_token": STRING, "token_type": {"type": "string", "enum": ["bearer"]},
+                  "refresh_token": STRING, "expires_in": INTEGER, "scope": STRING, "jti": STRING},
+                 optional=("refresh_token",))
+    ops.add("/oauth/token", "post", "A token, as a UAA issues it (the built-in issuer)", "issuer",
+            ok("The access token (and, for a user, a refresh token)", components.schema("Token", json_schema=issued)),
+            security=[{CLIENT_BASIC: []}], errors=(401, 404, 503),
+            body={"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}})
+    prompts = obj({name: array(STRING, minItems=2, maxItems=2) for name in LOGIN_PROMPTS})
+    ops.add("/login", "get", "The prompts of a password login, as a UAA's /login gives them", "issuer",
+            ok("The prompts cf login asks for", components.schema("LoginInfo", json_schema=obj({
+                "app": obj({"version": STRING}), "prompts": prompts}))),
+            security=PUBLIC, parameters=[PRETTY], errors=(404,))

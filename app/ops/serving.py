@@ -18,14 +18,9 @@ from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
 from app.api.errors import DIALECTS, v2_body
+from app.api.limits import HEADER_LIMITS, MAX_REQUEST_LINE
 from app.api.responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
 from app.base.errors import ApiError
-
-# The largest request line and header field gunicorn can be told to take; nginx is held to the same.
-MAX_REQUEST_LINE = 8190
-MAX_HEADER_FIELD = 8190
-MAX_HEADER_FIELDS = 100
-HEADER_LIMITS = f"at most {MAX_HEADER_FIELDS} fields of {MAX_HEADER_FIELD} bytes each"
 
 
 def gunicorn_error(status, message):
