@@ -19,6 +19,7 @@ def create_app(config=None):
     register_operations(app)
     register_limits(app)
     register_blueprints(app)
+    register_usage(app)
     register_commands(app)
     return app
 
@@ -93,6 +94,12 @@ def register_blueprints(app):
     app.register_blueprint(console)
     app.register_blueprint(health)
     app.register_blueprint(metrics)
+
+
+def register_usage(app):
+    from app.usage import metering
+
+    metering.init_app(app)
 
 
 def register_commands(app):

@@ -409,7 +409,7 @@ def measure_import(url, secret, rows, budget, log):
                f"shapes) into the {rows // 1_000_000} M store")
     r.target = f"≥ {IMPORT_TARGET:,} events/s (process start excluded)".replace(",", " ")
     if not os.path.exists(os.path.join(PROJECT, "app", "importer.py")):
-        r.throughput = "not available (app/importer.py does not exist)"
+        r.throughput = "not available (app/ops/importer.py does not exist)"
         return r
     world = dataset.World(rows)
     one, path = writes.write_import_file(world, 1), writes.write_import_file(world, count)

@@ -12,7 +12,7 @@ fold after writes is switched off), side by side; what the writes add is removed
 rollups are put back from a copy taken before.
 
 The app usage stream is simulated per process, so that it means something under the metering rules
-(app/metering.py): the stream opens with a purge-and-reseed's STARTED of each running process (its guid is
+(app/usage/metering.py): the stream opens with a purge-and-reseed's STARTED of each running process (its guid is
 the process's), then, in time order, pushes (STOPPED, STAGING_STARTED, STAGING_STOPPED, BUILDPACK_SET,
 STARTED), restarts, rolling deploys (the STARTED repeats the figures: it changes nothing), scaling of the
 instances (autoscaled processes mostly do that) and of the memory, stops, starts, deletions, a few STOPPED of

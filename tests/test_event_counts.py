@@ -9,12 +9,11 @@ from app.api.v2.paging import parse_paging
 from app.api.v2.query import parse_filters
 from app.base.extensions import db
 from app.store import event_counts
-from app.store.audit_events import BY_TIME, FIELDS
+from app.store.audit_events import BY_TIME, FIELDS, prune_audit_events
 from app.store.event_counts import counted_filter
 from app.store.filters import conditions
 from app.store.models import Event, EventCountByDay, EventCountByTarget
 from app.store.pages import fetch_page
-from app.store.pruning import prune_audit_events
 from tests.factories import EventFactory
 
 Q_KEYS = ("timestamp", "type", "actee", "space_guid", "organization_guid")

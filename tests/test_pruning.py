@@ -3,8 +3,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from app.store.audit_events import prune_audit_events
 from app.store.models import AppUsageEvent, ServiceUsageEvent
-from app.store.pruning import prune_audit_events, prune_command, prune_usage_stream
+from app.usage.retention import prune_command, prune_usage_stream
 from tests.factories import EventFactory
 from tests.test_usage_events import app_event, guids, service_event, write
 

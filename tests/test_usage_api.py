@@ -246,7 +246,7 @@ def test_usage_availability_trails_the_stream_by_the_settling_time(app, client, 
 
 
 def test_a_store_with_more_pending_than_a_request_folds_answers_503_until_folded(app, client, admin, monkeypatch):
-    monkeypatch.setattr(metering, "fold_after_write", lambda model: None)  # as if migrated with its events
+    monkeypatch.setitem(app.config, "USAGE_FOLD_ON_WRITE", False)  # as if migrated with its events
     monkeypatch.setattr(reports, "REPORT_FOLD_LIMIT", 2)
     write(client, admin, "/v2/app_usage_events", [app_usage("STARTED", hours) for hours in range(5)])
     response = get(client, admin, f"/organizations/org-1/app_usages?{MARCH}")

@@ -13,11 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.base.extensions import db
-from app.store import streams
 from app.store.models import AppUsageEvent, ServiceUsageEvent
-from app.store.pruning import prune_usage_stream
-from app.usage import reports
+from app.usage import reports, retention
 from app.usage.reports import Period
+from app.usage.retention import prune_usage_stream
 
 T0 = datetime(2026, 1, 20, tzinfo=timezone.utc)
 T0_SECOND = int(T0.timestamp())
@@ -301,8 +300,8 @@ def write_stream(client, admin, steps, monkeypatch):
         if kind == "purge":
             flush()
             model = AppUsageEvent if number == "app" else ServiceUsageEvent
-            monkeypatch.setattr(streams, "utcnow", lambda second=second: datetime.fromtimestamp(second, timezone.utc))
-            streams.purge_and_reseed(model)
+            monkeypatch.setattr(retention, "utcnow", lambda second=second: datetime.fromtimestamp(second, timezone.utc))
+            retention.purge_and_reseed(model)
             fields = [column.key for column in model.__table__.columns]
             for row in db.session.scalars(db.select(model).order_by(model.id)):
                 event = {name: getattr(row, name) for name in fields}

@@ -3,12 +3,11 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from app.store import streams
 from app.store.models import AppUsageEvent
-from app.store.pruning import prune_usage_stream
-from app.usage import metering, reports
+from app.usage import reports, retention
 from app.usage.metering import catch_up
 from app.usage.reports import Period
+from app.usage.retention import prune_usage_stream
 from tests.test_usage_events import write
 
 MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
@@ -112,7 +111,7 @@ def test_an_event_never_takes_effect_before_an_earlier_one_of_its_process(app, s
 def test_a_purge_and_reseed_continues_what_was_running(app, stream, client, admin, monkeypatch):
     stream(app_usage("STARTED", 0, instances=2), app_usage("STARTED", 0, process="proc-2"),
            app_usage("STOPPED", 24, process="proc-2"))
-    monkeypatch.setattr(streams, "utcnow", lambda: T0 + timedelta(hours=48))
+    monkeypatch.setattr(retention, "utcnow", lambda: T0 + timedelta(hours=48))
     response = client.post("/v2/app_usage_events/destructively_purge_all_and_reseed_started_apps", headers=admin)
     assert response.status_code == 204
     stream(app_usage("STOPPED", 72))
@@ -246,7 +245,7 @@ def test_pruning_the_stream_changes_no_report(app, stream):
 
 
 def test_what_the_writers_left_unfolded_is_folded_before_a_report(app, stream, monkeypatch):
-    monkeypatch.setattr(metering, "fold_after_write", lambda model: None)  # as if each fold had failed
+    monkeypatch.setitem(app.config, "USAGE_FOLD_ON_WRITE", False)  # as if each fold had failed
     stream(app_usage("STARTED", 0), app_usage("STOPPED", 1))
     assert app_rows() == []
     reports.bring_up_to_date()

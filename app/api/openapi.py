@@ -35,6 +35,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Response, current_app, request
 
+from app.base.codec import encode_json
+
 from .console.openapi import add_console
 from .describe import (
     BEARER,
@@ -51,7 +53,7 @@ from .describe import (
 from .discovery import add_discovery
 from .oauth import add_issuer
 from .reports.openapi import add_usage_reports
-from .responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
+from .responses import CONTENT_TYPE, REQUEST_ID_HEADER
 from .v1 import openapi as v1_openapi
 from .v2 import openapi as v2_openapi
 from .v3 import openapi as v3_openapi

@@ -1,10 +1,10 @@
 """JSON responses as Cloud Controller sends them, and the request id every response carries."""
-import json
 import re
 import uuid
 
-import orjson
 from flask import Response, g, request
+
+from app.base.codec import encode_json
 
 CONTENT_TYPE = "application/json;charset=utf-8"
 REQUEST_ID_HEADER = "X-VCAP-Request-ID"
@@ -14,20 +14,6 @@ _SAFE_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 def wants_pretty():
     return request.args.get("pretty", "") not in ("", "0", "false")
-
-
-def encode_json(payload, pretty=False):
-    """UTF-8 JSON with the key order kept (CC's entity order is part of the contract).
-
-    orjson encodes a 1000-event page several times faster than json; it refuses integers beyond
-    64 bits, which stored metadata may hold, and those bodies fall back to json.
-    """
-    try:
-        return orjson.dumps(payload, option=orjson.OPT_INDENT_2 if pretty else 0)
-    except orjson.JSONEncodeError:
-        if pretty:
-            return json.dumps(payload, indent=2, ensure_ascii=False).encode()
-        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def json_response(payload, status=200, headers=None):

@@ -25,7 +25,7 @@ def database_url(value, instance_path):
     raise ConfigError(f"DATABASE_URL must be a postgresql:// or sqlite:// URL, not {scheme}://")
 
 
-# The development secret `make run` keeps in the instance folder (app/embedded.py), which every
+# The development secret `make run` keeps in the instance folder (app/ops/embedded.py), which every
 # `flask --app wsgi …` command of the same checkout then reads too.
 KEPT_SECRET_FILE = "token_secret"
 

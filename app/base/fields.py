@@ -1,7 +1,7 @@
 """Marshmallow fields shared by the dialects' schemas: what the store can hold, and CC's time format.
 
 The grammars here (times, dates) are regular expressions built from the same bounds the checks use, so
-that the OpenAPI document (app/openapi.py) states them as patterns that cannot drift from the code.
+that the OpenAPI document (app/api/openapi.py) states them as patterns that cannot drift from the code.
 """
 import calendar
 import re

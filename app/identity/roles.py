@@ -2,12 +2,11 @@
 from sqlalchemy import case, delete, select, true
 
 from app.base.extensions import db, dialect_insert
-from app.store import directory
 from app.store.models import KnownResource
 from app.store.writes import utcnow
 
 from .models import Role
-from .visibility import GLOBAL_READERS, targets_of
+from .visibility import GLOBAL_READERS, targets_of, visible_resources
 
 # Each target's roles (v3's role types are "<target>_<role>": space_supporter).
 ROLES = {"space": ("developer", "auditor", "manager", "supporter"),
@@ -60,11 +59,11 @@ def revoke(target_type, target_guid, role, user_guid):
 
 def readable_roles(identity):
     """The roles `identity` may see: every role for the global roles; else the roles of the spaces and
-    organizations it may see (directory.py: where it holds a role, and an organization manager's spaces),
+    organizations it may see (visibility.py: where it holds a role, and an organization manager's spaces),
     as CC's roles_controller reads them."""
     if identity.has_any(GLOBAL_READERS):
         return true()
-    spaces = select(KnownResource.guid).where(KnownResource.kind == "space", directory.visible(identity, "space"))
+    spaces = select(KnownResource.guid).where(KnownResource.kind == "space", visible_resources(identity, "space"))
     in_space = Role.target_guid.in_(targets_of(identity.user_id, "space")) | Role.target_guid.in_(spaces)
     in_organization = Role.target_guid.in_(targets_of(identity.user_id, "organization"))
     return ((Role.target_type == "space") & in_space) | ((Role.target_type == "organization") & in_organization)

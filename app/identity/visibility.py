@@ -6,8 +6,7 @@ events (V3.md 5); v2 has no such role (SPEC 7). Everything else is one rule.
 from sqlalchemy import and_, false, or_, select, true
 
 from app.base.extensions import db
-from app.base.fields import is_storable
-from app.store.models import Event
+from app.store.models import Event, KnownResource
 
 from .models import Role
 from .tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, USAGE_AUDIT
@@ -45,6 +44,27 @@ def visible_events(identity, dialect="v2"):
     )
 
 
+# Organization managers see every space of their organizations, as in CC.
+SPACE_SEEING_ORGANIZATION_ROLES = ("manager",)
+
+
+def visible_resources(identity, kind):
+    """The condition a known resource of `kind` must meet for `identity` to see it (V3.md 4): an
+    organization or space they hold a role in (or hold one in a space of), an app of a space they read;
+    organization managers read every space of their organizations, as in CC."""
+    if identity.has_any(GLOBAL_READERS):
+        return true()
+    user = identity.user_id
+    spaces = targets_of(user, "space")
+    managed = targets_of(user, "organization", SPACE_SEEING_ORGANIZATION_ROLES)
+    if kind == "organization":
+        of_spaces = select(KnownResource.organization_guid).where(KnownResource.kind == "space",
+                                                                  KnownResource.guid.in_(spaces))
+        return or_(KnownResource.guid.in_(targets_of(user, "organization")), KnownResource.guid.in_(of_spaces))
+    in_space = KnownResource.guid if kind == "space" else KnownResource.space_guid
+    return or_(in_space.in_(spaces), KnownResource.organization_guid.in_(managed))
+
+
 def visible_usage_events(identity):
     """The condition a usage event must meet for `identity` to see it: only global roles do."""
     return true() if identity.has_any(GLOBAL_READERS) else false()
@@ -64,11 +84,3 @@ def reads_usage_reports(identity, org_guid=None):
         return False
     holds = targets_of(identity.user_id, "organization", ORGANIZATION_USAGE_ROLES).where(Role.target_guid == org_guid)
     return db.session.execute(holds.limit(1)).first() is not None
-
-
-def find_visible(model, guid, visible):
-    """(the record `guid` of `model` or None, whether it meets `visible`), in one query, so that each
-    dialect reveals a record's existence only as it means to (v2: 403 for a hidden one; v3: 404)."""
-    found = is_storable(guid) and db.session.execute(
-        select(model, visible.label("visible")).where(model.guid == guid)).first()
-    return (found[0], bool(found.visible)) if found else (None, False)

@@ -11,9 +11,9 @@ from app.identity.api_tokens import create_api_token, revoke_api_token
 from app.identity.issuer import hash_secret
 from app.identity.models import ApiToken, Client, Role, User
 from app.identity.tokens import issue_token
-from app.store.pruning import prune_command
 from app.store.writes import utcnow
 from app.usage.metering import fold_command
+from app.usage.retention import prune_command
 
 from .follower import follow_command
 from .importer import import_command

@@ -19,7 +19,8 @@ from gunicorn.workers.sync import SyncWorker
 
 from app.api.errors import DIALECTS, v2_body
 from app.api.limits import HEADER_LIMITS, MAX_REQUEST_LINE
-from app.api.responses import CONTENT_TYPE, REQUEST_ID_HEADER, encode_json
+from app.api.responses import CONTENT_TYPE, REQUEST_ID_HEADER
+from app.base.codec import encode_json
 from app.base.errors import ApiError
 
 

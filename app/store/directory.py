@@ -1,11 +1,10 @@
 """The apps, spaces and organizations the store knows from its events (models.KnownResource): what cf CLI
-v8 looks up by name, and what each reader may see of them."""
+v8 looks up by name. What each reader may see of them is identity's rule (visibility.visible_resources)."""
 from types import SimpleNamespace
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, func, select
 
 from app.base.extensions import read
-from app.identity.visibility import GLOBAL_READERS, targets_of
 
 from .filters import conditions
 from .models import KnownResource, record_columns
@@ -27,30 +26,9 @@ ORDERS = {
     # As shown: an app no start or stop has been seen of is stopped.
     "state": (func.coalesce(KnownResource.state, "STOPPED"), KnownResource.guid),
 }
-# Organization managers see every space of their organizations, as in CC.
-SPACE_SEEING_ORGANIZATION_ROLES = ("manager",)
-
-
-def visible(identity, kind):
-    """The condition a known resource of `kind` must meet for `identity` to see it (V3.md 4): an
-    organization or space they hold a role in (or hold one in a space of), an app of a space they read;
-    organization managers read every space of their organizations, as in CC."""
-    if identity.has_any(GLOBAL_READERS):
-        return true()
-    user = identity.user_id
-    spaces = targets_of(user, "space")
-    managed = targets_of(user, "organization", SPACE_SEEING_ORGANIZATION_ROLES)
-    if kind == "organization":
-        of_spaces = select(KnownResource.organization_guid).where(KnownResource.kind == "space",
-                                                                  KnownResource.guid.in_(spaces))
-        return or_(KnownResource.guid.in_(targets_of(user, "organization")), KnownResource.guid.in_(of_spaces))
-    in_space = KnownResource.guid if kind == "space" else KnownResource.space_guid
-    return or_(in_space.in_(spaces), KnownResource.organization_guid.in_(managed))
-
-
-def list_known(identity, kind, filters, page, order_by=None):
-    """(total, Rows) of the known resources of `kind` that `identity` may see, meeting `filters`."""
-    where = [KnownResource.kind == kind, visible(identity, kind), *conditions(filters, FIELDS)]
+def list_known(kind, visible, filters, page, order_by=None):
+    """(total, Rows) of the known resources of `kind` meeting `visible` (what the reader may see) and `filters`."""
+    where = [KnownResource.kind == kind, visible, *conditions(filters, FIELDS)]
     return fetch_page(KnownResource, where, ORDERS[order_by], page)
 
 
@@ -65,10 +43,10 @@ def known_or_named(kind, guids, seen_at):
             for guid in guids]
 
 
-def find_known(identity, kind, guid):
-    """The known resource `guid` of `kind`, if `identity` may see it."""
+def find_known(kind, guid, visible):
+    """The known resource `guid` of `kind`, if it meets `visible`."""
     return read(select(*record_columns(KnownResource)).where(
-        KnownResource.kind == kind, KnownResource.guid == guid, visible(identity, kind))).first()
+        KnownResource.kind == kind, KnownResource.guid == guid, visible)).first()
 
 
 def names_of(kind, guids):

@@ -1,9 +1,11 @@
-"""Pages of rows, whatever the dialect: which rows a page holds, and the query that reads them."""
+"""Pages of rows, whatever the dialect: which rows a page holds, and the query that reads them; and one
+record by its guid."""
 from typing import NamedTuple
 
 from sqlalchemy import func, select
 
-from app.base.extensions import read
+from app.base.extensions import db, read
+from app.base.fields import is_storable
 
 from .models import record_columns
 
@@ -41,3 +43,11 @@ def select_rows(model, conditions, order_columns, page, offset=None):
     if offset:
         statement = statement.offset(offset)
     return read(statement).all()
+
+
+def find_visible(model, guid, visible):
+    """(the record `guid` of `model` or None, whether it meets `visible`), in one query, so that each
+    dialect reveals a record's existence only as it means to (v2: 403 for a hidden one; v3: 404)."""
+    found = is_storable(guid) and db.session.execute(
+        select(model, visible.label("visible")).where(model.guid == guid)).first()
+    return (found[0], bool(found.visible)) if found else (None, False)

@@ -12,7 +12,7 @@ import psycopg2
 from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError
 
-from app.api.responses import encode_json
+from app.base.codec import encode_json
 from app.base.extensions import db
 
 # From this many rows a batch is copied; a smaller one is one INSERT of values.

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from functools import cache
 from types import SimpleNamespace
 
+from blinker import Namespace
 from psycopg2.extensions import TransactionRollbackError
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -12,7 +13,6 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from app.base import metrics
 from app.base.errors import ApiError
 from app.base.extensions import db, dialect_insert
-from app.usage import metering
 
 from . import staging
 from .cursor import lock_stream, take_positions
@@ -24,6 +24,9 @@ MAX_BATCH = 1000
 # writer meet a guid stored since it looked, that write is tried again: it is idempotent by guid.
 ATTEMPTS = 3
 USAGE_MODELS = (AppUsageEvent, ServiceUsageEvent)
+# Sent (sender: the model) once new usage events are committed: the usage fold (usage/metering.py) listens,
+# so the rollups follow the writes without the store knowing of them.
+usage_events_written = Namespace().signal("usage-events-written")
 
 
 def utcnow():
@@ -208,5 +211,5 @@ def write_events(model, items, time_field, before_commit=None, refuse_conflicts=
             raise
     metrics.events_written(model.__tablename__, len(new_guids))
     if new_guids and model in USAGE_MODELS:
-        metering.fold_after_write(model)
+        usage_events_written.send(model)
     return Written(guids, unique, stored, new_guids, conflicts)

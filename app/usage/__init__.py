@@ -1,2 +1,3 @@
-"""Usage arithmetic: the fold of the usage streams into rollups (metering), and the Usage Service's reports
-from them. It imports the store and the base."""
+"""Usage arithmetic: the fold of the usage streams into rollups (metering), the Usage Service's reports from
+them, and the usage streams' retention and purges, which fold before they delete. It imports the store and
+the base."""

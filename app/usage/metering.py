@@ -31,6 +31,7 @@ from sqlalchemy import func, select, tuple_, update
 
 from app.base.extensions import db, dialect_insert
 from app.store.models import AppUsageEvent, ServiceUsageEvent
+from app.store.writes import usage_events_written
 
 from .models import UsageDay, UsageFold, UsageMeter, UsageSegment
 
@@ -379,6 +380,10 @@ def catch_up(model, limit=None, wait=True, batch=FOLD_BATCH, progress=None):
         if progress:
             progress(count)
     return folded
+
+
+def init_app(app):
+    usage_events_written.connect(fold_after_write, weak=False)
 
 
 def fold_after_write(model):

@@ -10,7 +10,7 @@ from app.base.errors import ApiError
 from app.base.extensions import db
 from app.base.fields import is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
-from app.identity.visibility import visible_events
+from app.identity.visibility import sees_every_event, visible_events
 from app.store.audit_events import list_events
 from app.store.filters import During, OneOf
 from app.store.models import Event
@@ -57,17 +57,20 @@ def resolve_app(identity, app):
 def _events_page(identity, app_guid=None):
     """The visible events (of one app), newest first, and Scalingo's pagination of them."""
     arguments = _paging_arguments()
+    visible, every = visible_events(identity), sees_every_event(identity)
     filters = []
     if app_guid is not None:
         filters += [OneOf("actee", frozenset({app_guid})), OneOf("actee_type", frozenset({"app"}))]
     if arguments["from_"] is not None:
         # The last N hours, all of them (up to a bound), as one page.
         filters.append(During("timestamp", utcnow() - timedelta(hours=arguments["from_"]), None))
-        total, events = list_events(identity, filters, PageRequest(0, MAX_FROM_EVENTS, descending=True))
+        total, events = list_events(visible, filters, PageRequest(0, MAX_FROM_EVENTS, descending=True),
+                                    sees_every_event=every)
         return events, {"prev_page": None, "current_page": 1, "next_page": None,
                         "total_pages": 1 if events else 0, "total_count": total}
     page, per_page = arguments["page"], arguments["per_page"]
-    total, events = list_events(identity, filters, PageRequest((page - 1) * per_page, per_page, descending=True))
+    total, events = list_events(visible, filters, PageRequest((page - 1) * per_page, per_page, descending=True),
+                                sees_every_event=every)
     total_pages = ceil(total / per_page)
     return events, {"prev_page": page - 1 if page > 1 else None, "current_page": page,
                     "next_page": page + 1 if page < total_pages else None,

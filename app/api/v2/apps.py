@@ -7,6 +7,7 @@ from flask import request
 
 from app.base.fields import format_timestamp
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
+from app.identity.visibility import visible_resources
 from app.store import directory
 from app.store.filters import OneOf
 
@@ -35,6 +36,6 @@ def list_space_apps(space_guid):
     identity = require_scope(READERS)
     paging = parse_paging(request.args, MAX_PER_PAGE)
     filters = [OneOf("space_guid", frozenset({space_guid})), *parse_filters(paging.q, FILTERS)]
-    total, apps = directory.list_known(identity, "app", filters, paging.request)
+    total, apps = directory.list_known("app", visible_resources(identity, "app"), filters, paging.request)
     resources = [_app_resource(app, space_guid) for app in apps]
     return json_response(envelope(f"/v2/spaces/{space_guid}/apps", paging, total, resources))

@@ -6,6 +6,7 @@ from app.base.errors import ApiError
 from app.base.extensions import db
 from app.base.fields import is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
+from app.identity.visibility import sees_every_event, visible_events
 from app.store import audit_events
 from app.store.models import Event
 from app.store.writes import write_events
@@ -32,14 +33,15 @@ def list_events():
     identity = require_scope(READERS)
     paging = parse_paging(request.args, MAX_PER_PAGE, order_by_allowed=ORDER)
     filters = parse_filters(paging.q, FILTERS, time_keys={"timestamp"})
-    total, events = audit_events.list_events(identity, filters, paging.request, audit_events.BY_TIME)
+    total, events = audit_events.list_events(visible_events(identity), filters, paging.request, audit_events.BY_TIME,
+                                              sees_every_event(identity))
     return json_response(envelope("/v2/events", paging, total, present_events(events), order_by=ORDER))
 
 
 @bp.get("/events/<guid>")
 def show_event(guid):
     identity = require_scope(READERS)
-    return json_response(present_event(shown(audit_events.find_event(identity, guid), guid)))
+    return json_response(present_event(shown(audit_events.find_event(guid, visible_events(identity)), guid)))
 
 
 @bp.delete("/events/<guid>")

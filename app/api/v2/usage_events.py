@@ -6,11 +6,13 @@ from flask import request
 
 from app.base.errors import ApiError
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
-from app.identity.visibility import find_visible, visible_usage_events
+from app.identity.visibility import visible_usage_events
 from app.store.cursor import UnknownCursor, stream_page
 from app.store.models import AppUsageEvent, ServiceUsageEvent
-from app.store.streams import STREAM_FIELDS, purge_and_reseed
+from app.store.pages import find_visible
+from app.store.streams import STREAM_FIELDS
 from app.store.writes import write_events
+from app.usage.retention import purge_and_reseed
 
 from ..auth import require_scope
 from ..responses import empty_response, json_response

@@ -3,6 +3,7 @@ from flask import request
 
 from app.base.errors import ApiError
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
+from app.identity.visibility import sees_every_event, visible_events
 from app.store import audit_events
 from app.store.pages import PageRequest
 
@@ -38,14 +39,15 @@ def list_audit_events():
     else:
         order, descending = audit_events.BY_TIME_THEN_GUID, parsed.order_by[1]
     page = PageRequest(parsed.offset, parsed.per_page, descending)
-    total, rows = audit_events.list_events(identity, parsed.filters, page, order, dialect="v3")
+    total, rows = audit_events.list_events(visible_events(identity, "v3"), parsed.filters, page, order,
+                                           sees_every_event(identity))
     return json_response(paginated("/v3/audit_events", parsed, total, present_audit_events(rows)))
 
 
 @bp.get("/audit_events/<guid>")
 def show_audit_event(guid):
     identity = require_scope(READERS)
-    event, visible = audit_events.find_event(identity, guid, dialect="v3")
+    event, visible = audit_events.find_event(guid, visible_events(identity, "v3"))
     # Unknown and invisible alike, so that v3 reveals nothing of what a reader may not see.
     if event is None or not visible:
         raise ApiError("ResourceNotFound", "Event not found")

@@ -4,6 +4,7 @@ from flask import request
 
 from app.base.errors import ApiError
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
+from app.identity.visibility import visible_resources
 from app.store import directory
 from app.store.pages import PageRequest
 
@@ -36,14 +37,14 @@ def list_known(collection):
         raise ApiError("BadQueryParameter", str(errors)) from None
     order_by, descending = parsed.order_by or (None, False)
     page = PageRequest(parsed.offset, parsed.per_page, descending)
-    total, rows = directory.list_known(identity, kind, parsed.filters, page, order_by)
+    total, rows = directory.list_known(kind, visible_resources(identity, kind), parsed.filters, page, order_by)
     return json_response(paginated(f"/v3/{collection}", parsed, total, present(rows)))
 
 
 def show_known(collection, guid):
     identity = require_scope(READERS)
     kind, _, present = KINDS[collection]
-    found = directory.find_known(identity, kind, guid)
+    found = directory.find_known(kind, guid, visible_resources(identity, kind))
     if found is None:
         raise ApiError("ResourceNotFound", f"{kind.capitalize()} not found")
     return json_response(present([found])[0])

@@ -6,11 +6,12 @@ from flask import request
 
 from app.base.errors import ApiError
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
-from app.identity.visibility import GLOBAL_READERS, find_visible, visible_usage_events
+from app.identity.visibility import GLOBAL_READERS, visible_usage_events
 from app.store.cursor import UnknownCursor, by_time, stream_page
 from app.store.models import AppUsageEvent, ServiceUsageEvent
-from app.store.pages import PageRequest
-from app.store.streams import STREAM_FIELDS, purge_and_reseed
+from app.store.pages import PageRequest, find_visible
+from app.store.streams import STREAM_FIELDS
+from app.usage.retention import purge_and_reseed
 
 from ..auth import require_scope
 from ..responses import json_response

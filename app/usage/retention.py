@@ -1,4 +1,5 @@
-"""`flask events prune`: retention that keeps cursors working and open states computable (SPEC 4.2).
+"""Retention of the usage streams, and `flask events prune`: deletes that keep cursors working, open states
+computable (SPEC 4.2) and the usage rollups whole, since nothing is deleted before it is folded.
 
 Deletes go in small batches, each its own short transaction, so that pollers and writers are
 never held up for long.
@@ -11,12 +12,13 @@ from flask.cli import with_appcontext
 from sqlalchemy import delete, insert, select, update
 
 from app.base.extensions import db
-from app.usage.metering import catch_up, fold_pending
+from app.store.audit_events import prune_audit_events
+from app.store.cursor import lock_stream, take_positions
+from app.store.models import AppUsageEvent, Event, PrunedUsageEvent, ServiceUsageEvent, UsageStream
+from app.store.streams import latest_existing_instance_events, latest_started_app_events
+from app.store.writes import utcnow
 
-from .cursor import lock_stream
-from .models import AppUsageEvent, Event, PrunedUsageEvent, ServiceUsageEvent, UsageStream
-from .streams import latest_existing_instance_events, latest_started_app_events
-from .writes import utcnow
+from .metering import catch_up, fold_pending
 
 # The events a usage stream keeps past its cutoff: without them the duration of an app that is
 # still started (or an instance that still exists) could no longer be computed.
@@ -70,22 +72,61 @@ def prune_usage_stream(model, cutoff, batch_size=1000, dry_run=False, progress=N
             return deleted, kept
 
 
-def prune_audit_events(cutoff, batch_size=1000, dry_run=False, progress=None):
-    """Delete audit events whose timestamp is before `cutoff`, oldest first; return how many."""
-    old = select(Event.id).where(Event.timestamp < cutoff).order_by(Event.timestamp, Event.id)
-    if dry_run:
-        return db.session.scalar(select(db.func.count()).select_from(old.subquery()))
-    deleted = 0
-    while True:
-        ids = db.session.scalars(old.limit(batch_size)).all()
-        if ids:
-            db.session.execute(delete(Event).where(Event.id.in_(ids)))
+def _reseeded_app_event(event, now):
+    # As CC reseeds: the app's current figures, also as its "previous" ones, guid = the app's guid.
+    return {
+        "guid": event.app_guid, "created_at": now, "state": "STARTED", "previous_state": "STARTED",
+        "memory_in_mb_per_instance": event.memory_in_mb_per_instance,
+        "previous_memory_in_mb_per_instance": event.memory_in_mb_per_instance,
+        "instance_count": event.instance_count, "previous_instance_count": event.instance_count,
+        "app_guid": event.app_guid, "app_name": event.app_name, "space_guid": event.space_guid,
+        "space_name": event.space_name, "org_guid": event.org_guid, "buildpack_guid": event.buildpack_guid,
+        "buildpack_name": event.buildpack_name, "package_state": event.package_state,
+        "previous_package_state": "UNKNOWN", "parent_app_guid": event.parent_app_guid,
+        "parent_app_name": event.parent_app_name, "process_type": event.process_type,
+    }
+
+
+def _reseeded_service_event(event, now):
+    columns = ("org_guid", "space_guid", "space_name", "service_instance_guid", "service_instance_name",
+               "service_instance_type", "service_plan_guid", "service_plan_name", "service_guid", "service_label",
+               "service_broker_name", "service_broker_guid")
+    return {"guid": event.service_instance_guid, "created_at": now, "state": "CREATED",
+            **{column: getattr(event, column) for column in columns}}
+
+
+RESEED = {
+    AppUsageEvent: (latest_started_app_events, _reseeded_app_event),
+    ServiceUsageEvent: (latest_existing_instance_events, _reseeded_service_event),
+}
+
+
+def purge_and_reseed(model):
+    """Replace a usage stream by one event per running app (or existing instance), in one transaction.
+
+    Positions go on from the stream's last one, and nothing below them remains: every earlier
+    cursor, pruned ones included, becomes unknown (400), so collectors know to start over.
+    """
+    stream = model.__tablename__
+    latest, reseeded = RESEED[model]
+    try:
+        lock_stream(stream)  # first: no writer may slip in between
+        fold_pending(model, limit=None)  # the rollups keep what the purge deletes
+        now = utcnow()
+        rows = [reseeded(event, now) for event in db.session.scalars(latest().order_by(model.id)).all()]
+        db.session.execute(delete(model))
+        db.session.execute(delete(PrunedUsageEvent).where(PrunedUsageEvent.stream == stream))
+        first = take_positions(stream, len(rows))
+        for position, row in enumerate(rows, start=first):
+            row["id"] = position
+        if rows:
+            db.session.execute(insert(model), rows)
+        db.session.execute(update(UsageStream).where(UsageStream.name == stream).values(horizon=first))
         db.session.commit()
-        deleted += len(ids)
-        if progress:
-            progress(len(ids))
-        if len(ids) < batch_size:
-            return deleted
+    except BaseException:
+        db.session.rollback()
+        raise
+    return len(rows)
 
 
 @click.command("prune")
