@@ -95,7 +95,7 @@ def json_content(schema, example=None):
 
 
 # Text the store could hold: no NUL (fields.NUL; limits.py refuses it in any query value, the fields in any
-# body string). `[^\x00]` is how a pattern spells "not fields.NUL" (tests/test_openapi.py holds it so).
+# body string). `[^\x00]` is how a pattern spells "not fields.NUL" (tests/api/test_openapi.py holds it so).
 NOT_NUL = "[^\\x00]"
 NO_NUL = f"^{NOT_NUL}*$"
 

@@ -7,7 +7,7 @@ The document is made, never written by hand where the code has a definition to m
 - v2 and v1 paging parameters from their schemas too; v3 parameters from each endpoint's `ListQuery`
   (app/api/v3/params.py), q keys, order-by names and page limits from the constants the views use;
 - the routes from the app's URL map: an operation is documented when, and only when, its route exists.
-  `undocumented(app)` names the routes that have no entry here (tests/test_openapi.py fails on any);
+  `undocumented(app)` names the routes that have no entry here (tests/api/test_openapi.py fails on any);
 - every rule the service enforces on a request, as a pattern, format, bound or enum built from the
   grammar the service checks with (fields.time_pattern, params.LIST_SEPARATOR, fields.NUL, …); the few no
   schema can express (a period's end before its start, a cursor naming no event) said in words, in the
@@ -21,7 +21,7 @@ parameters). This module assembles the document from them, with what no dialect 
 endpoints and the operations endpoints.
 
 What no schema defines (list envelopes, discovery, usage reports, the issuer's answers) is described by hand
-there; the schemathesis run (tests/test_schemathesis.py) checks every answer of the live service against it.
+there; the schemathesis run (tests/api/test_schemathesis.py) checks every answer of the live service against it.
 Swagger UI comes from the swagger-ui-bundle-v2 package at a pinned version, so /docs works offline.
 """
 import functools
@@ -123,7 +123,7 @@ def documented_operations(components):
     add_usage_reports(ops, components)
     add_operations_endpoints(ops)
     # Last, once every operation is in: what an answer names that another operation takes. The stateful tests
-    # follow these links, so each must build a URL of something that exists (tests/test_openapi.py checks each
+    # follow these links, so each must build a URL of something that exists (tests/api/test_openapi.py checks each
     # names real parameters and fields).
     v2_openapi.add_v2_links(ops)
     v3_openapi.add_v3_links(ops)

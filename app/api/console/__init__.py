@@ -18,7 +18,7 @@ from flask import Blueprint, Response, request
 bp = Blueprint("console", __name__, url_prefix="/console")
 
 HTML = "text/html; charset=utf-8"
-# Every file of static/ but the shell, and the type each is served as (tests/test_console.py checks the
+# Every file of static/ but the shell, and the type each is served as (tests/api/console/test_console.py checks the
 # directory holds exactly these).
 ASSETS = {
     "console.css": "text/css; charset=utf-8",

@@ -66,7 +66,7 @@ def add_v1(ops, components):
 
 
 # Where v1/schemas.scalingo_to_store puts each key of a Scalingo-shaped event: the store field it is then
-# checked as (tests/test_openapi.py holds this to scalingo_to_store).
+# checked as (tests/api/test_openapi.py holds this to scalingo_to_store).
 SCALINGO_FIELDS = {"id": "guid", "created_at": "timestamp", "type": "type", "type_data": "metadata",
                    "app_id": "actee", "app_name": "actee_name"}
 SCALINGO_USER_FIELDS = {"id": "actor", "email": "actor_name", "username": "actor_username"}

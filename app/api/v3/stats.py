@@ -17,7 +17,7 @@ GET /v3/app_usage_states/{guid}
 Visibility is exactly the audit event list's (visibility.visible_events, v3's rule) and, for usage, the
 usage list's: a space auditor's figures are over the events they may list, and nothing else.
 
-Cost on a large store (tests/test_plans.py holds the plans to index scans):
+Cost on a large store (tests/store/test_plans.py holds the plans to index scans):
 - daily, for a platform-wide reader: a sum over event_counts_by_day's rows of the range (types × days),
   never the events. For any other reader: the events of their spaces and organizations in the range,
   read through the (space_guid | organization_guid, timestamp) indexes.

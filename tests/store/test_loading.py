@@ -14,7 +14,7 @@ from app.api.v2.schemas import EventWriteSchema
 from app.api.v2.usage_schemas import AppUsageEventWriteSchema, ServiceUsageEventWriteSchema
 from app.store.catalogue import EVENT_TYPES, check, conforms
 from app.store.loading import FastLoader
-from tests.test_round_trip import catalogue_events, usage_events
+from tests.store.test_round_trip import catalogue_events, usage_events
 
 APPS, SERVICES = usage_events()
 CASES = [(EventWriteSchema(), catalogue_events()), (AppUsageEventWriteSchema(), APPS),

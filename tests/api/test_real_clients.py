@@ -9,8 +9,8 @@ from cloudfoundry_client.client import CloudFoundryClient
 from app.identity import issuer
 from app.identity.tokens import ADMIN, READ
 from app.ops.cli import create_user
+from tests.api.v2.test_usage_events import app_event
 from tests.factories import BASE_TIME, EventFactory
-from tests.test_usage_events import app_event
 
 APP_GUID = "c96858ba-bfbc-4063-998c-f84e2a4d7b12"
 SPACE_GUID = "7bc0e53c-a6dc-4bf9-8c28-a8eadc7b20bf"

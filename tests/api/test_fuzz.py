@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from app.api import openapi
 from app.identity.tokens import ADMIN, READ
+from tests.api.test_limits import SAMPLE_ARGUMENTS, built, routes
 from tests.conftest import make_app
 from tests.dialects import assert_error_shape
 from tests.factories import EventFactory
-from tests.test_limits import SAMPLE_ARGUMENTS, built, routes
 
 EXAMPLES_PER_ROUTE = 150
 PARAMETERS = ["q", "page", "results-per-page", "order-direction", "order", "order-by", "inline-relations-depth",

@@ -9,9 +9,9 @@ import pytest
 from app.identity.roles import grant
 from app.identity.tokens import READ
 from app.usage import metering, reports
+from tests.api.v2.test_usage_events import write
 from tests.conftest import SECRET
-from tests.test_usage_events import write
-from tests.test_usage_reports import HOUR, app_usage, service_usage, task_usage
+from tests.usage.test_usage_reports import HOUR, app_usage, service_usage, task_usage
 
 MARCH = "start=2026-03-01&end=2026-03-31"
 ORG_REPORTS = ("app_usages", "task_usages", "service_usages")

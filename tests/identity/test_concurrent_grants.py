@@ -15,8 +15,8 @@ from flask_migrate import upgrade
 from app.base.extensions import db
 from app.identity.tokens import ADMIN, issue_token
 from tests.conftest import SECRET, fresh_postgres_database, make_app
+from tests.ops.test_serving import REPOSITORY, wait_for
 from tests.pgcluster import free_port
-from tests.test_serving import REPOSITORY, wait_for
 
 ADMIN_HEADERS = {"Authorization": "bearer " + issue_token(SECRET, [ADMIN], user_id="admin")}
 

@@ -3,7 +3,7 @@
 The document is made from the schemas and tables the views use (app/api/openapi.py assembles what each
 dialect's describer says, app/api/*/openapi.py): these tests hold it to the URL map in both directions,
 check it is OpenAPI 3.1, and spot-check that its limits are the code's.
-tests/test_schemathesis.py checks the live service's answers against it.
+tests/api/test_schemathesis.py checks the live service's answers against it.
 """
 import json
 import re

@@ -17,13 +17,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.identity.tokens import ADMIN, READ
 from app.ops import logs, metrics
+from tests import REPOSITORY
+from tests.api.test_errors import outage_app, proxy  # noqa: F401  (fixtures: the database behind a switchable proxy)
 from tests.conftest import SECRET, make_app
+from tests.ops.test_serving import production  # noqa: F401  (fixture: gunicorn and nginx, as in production)
+from tests.ops.test_serving import wait_for as wait_for_http
 from tests.pgcluster import free_port
-from tests.test_errors import outage_app, proxy  # noqa: F401  (fixtures: the database behind a switchable proxy)
-from tests.test_serving import production  # noqa: F401  (fixture: gunicorn and nginx, as in production)
-from tests.test_serving import wait_for as wait_for_http
-
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # --- version ---------------------------------------------------------------------------------------
@@ -117,7 +116,7 @@ def http(method, url, body=None, headers=None):
 
 
 def test_metrics_count_what_every_gunicorn_worker_answered(production):  # noqa: F811
-    from tests.test_serving import ADMIN_TOKEN
+    from tests.ops.test_serving import ADMIN_TOKEN
 
     admin = {"Authorization": f"bearer {ADMIN_TOKEN}"}
     before = scrape(production.metrics + "/metrics")
@@ -153,7 +152,7 @@ def test_metrics_count_what_every_gunicorn_worker_answered(production):  # noqa:
 
 
 def test_the_metrics_listener_serves_metrics_only_and_the_api_port_wants_a_token(production):  # noqa: F811
-    from tests.test_serving import ADMIN_TOKEN
+    from tests.ops.test_serving import ADMIN_TOKEN
 
     assert http("GET", production.metrics + "/v2/events") == 404
     assert http("GET", production.gunicorn + "/metrics") == 401

@@ -8,7 +8,7 @@ from app.usage import reports, retention
 from app.usage.metering import catch_up
 from app.usage.reports import Period
 from app.usage.retention import prune_usage_stream
-from tests.test_usage_events import write
+from tests.api.v2.test_usage_events import write
 
 MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
 FEBRUARY = Period(date(2026, 2, 1), date(2026, 2, 28))

@@ -23,8 +23,8 @@ from app.base.extensions import db
 from app.store.cursor import take_positions
 from app.store.models import AppUsageEvent
 from app.store.writes import write_events
+from tests.api.v2.test_usage_events import app_event, guids, write
 from tests.conftest import fresh_postgres_database, make_app
-from tests.test_usage_events import app_event, guids, write
 
 PATH = "/v2/app_usage_events"
 STREAM = AppUsageEvent.__tablename__

@@ -2,8 +2,8 @@
 from datetime import timedelta
 
 from app.identity.tokens import READ
+from tests.api.v2.test_usage_events import app_event
 from tests.factories import BASE_TIME, EventFactory
-from tests.test_usage_events import app_event
 
 
 def names(client, headers, query=""):

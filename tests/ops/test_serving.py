@@ -21,10 +21,10 @@ from flask_migrate import upgrade
 from app.base.extensions import db
 from app.identity.tokens import ADMIN, issue_token
 from app.ops.serving import nginx_config
+from tests import REPOSITORY
 from tests.conftest import SECRET, fresh_postgres_database, make_app
 from tests.pgcluster import free_port
 
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 MAX_BODY_BYTES = 16 * 1024 * 1024
 ADMIN_TOKEN = issue_token(SECRET, [ADMIN], user_id="admin")

@@ -3,7 +3,7 @@ import json
 
 from app.ops.importer import import_command
 from app.store.writes import MAX_BATCH
-from tests.test_usage_events import app_event, service_event
+from tests.api.v2.test_usage_events import app_event, service_event
 
 
 def audit_event(guid, **fields):

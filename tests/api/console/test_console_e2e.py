@@ -11,7 +11,6 @@ import io
 import itertools
 import json
 import os
-import pathlib
 import shutil
 import subprocess
 import uuid
@@ -25,8 +24,9 @@ from app.identity.tokens import ADMIN, READ
 from app.ops.cli import create_user
 from app.ops.demo import ORGS, load_demo_events
 from app.store.models import Event
+from tests import REPOSITORY
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = REPOSITORY
 SCRIPT = ROOT / "tests" / "js" / "console" / "console.mjs"
 ARTIFACTS = ROOT / "test-artifacts" / "console"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from app.base.extensions import db
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
 from app.store.models import KnownResource
+from tests.api.v2.test_usage_events import app_event, service_event, write
 from tests.conftest import make_app
-from tests.test_usage_events import app_event, service_event, write
 
 BASE = "http://localhost"
 T0 = datetime(2016, 6, 8, 16, 41, 23, tzinfo=timezone.utc)
@@ -682,7 +682,7 @@ def test_v3_lists_what_it_serves(session_app):
 def test_v3_info(session_app):
     response = discovery_app(session_app).test_client().get("/v3/info")
     body = response.get_json()
-    from tests.test_operations import expected_build, expected_version_number
+    from tests.ops.test_operations import expected_build, expected_version_number
 
     assert (response.status_code, body) == (200, {
         "build": expected_build(),

@@ -3,9 +3,9 @@ from datetime import datetime, timezone
 
 import pytest
 
+from tests.api.v2.test_usage_events import app_event
 from tests.factories import EventFactory
-from tests.test_usage_events import app_event
-from tests.test_writes import app_update
+from tests.store.test_writes import app_update
 
 RANGE_MESSAGE = "Must be between 1970-01-01T00:00:00Z and 9998-12-31T23:59:59Z."
 

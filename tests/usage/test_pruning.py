@@ -6,8 +6,8 @@ import pytest
 from app.store.audit_events import prune_audit_events
 from app.store.models import AppUsageEvent, ServiceUsageEvent
 from app.usage.retention import prune_command, prune_usage_stream
+from tests.api.v2.test_usage_events import app_event, guids, service_event, write
 from tests.factories import EventFactory
-from tests.test_usage_events import app_event, guids, service_event, write
 
 NOW = datetime.now(timezone.utc)
 CUTOFF = NOW - timedelta(days=31)

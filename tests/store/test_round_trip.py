@@ -18,9 +18,10 @@ from app.ops.demo import load_demo_events
 from app.store.catalogue import EVENT_TYPES, redact
 from app.store.models import AppUsageEvent, Event, ServiceUsageEvent, UsageStream
 from app.store.streams import APP_STATES, SERVICE_STATES
+from tests import TESTS
 
 # Copies of the API pages the product was specified from (../shared/reference/).
-REFERENCE = os.path.join(os.path.dirname(__file__), "reference")
+REFERENCE = str(TESTS / "reference")
 SAMPLES = {"string": "text", "boolean": True, "integer": 7, "float": 2.5, "scalar": "1", "object": {}, "array": [],
            "datetime": "2016-06-08T16:41:23Z"}
 

@@ -8,7 +8,7 @@ import pytest
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ, WRITE
 from app.store.models import AppUsageEvent
 from app.usage.retention import prune_usage_stream
-from tests.test_usage_events import app_event, service_event, write
+from tests.api.v2.test_usage_events import app_event, service_event, write
 
 # The test client reaches the service at http://localhost: v3's links are absolute.
 BASE = "http://localhost"

@@ -27,10 +27,10 @@ from app.ops.cli import create_client
 from app.ops.follower import Follower
 from app.ops.upstream import Fatal, Upstream
 from app.store.models import AppUsageEvent, Event, FollowerPosition
+from tests import REPOSITORY
 from tests.conftest import SECRET, fresh_postgres_database, make_app
 from tests.pgcluster import free_port
 
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = "https://events.example.com"
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 ADMIN_HEADERS = {"Authorization": "bearer " + issue_token(SECRET, [ADMIN], user_id="admin")}
@@ -476,7 +476,7 @@ V3_EXAMPLE = {  # V3.md 1.5, the resource CC's docs show
 
 def recorded_cc(dialect):
     """A CC that answers with its documentation's example pages, and nothing after them."""
-    from tests.test_round_trip import reference_bodies
+    from tests.store.test_round_trip import reference_bodies
 
     app = Flask(__name__)
     pages = {"/v2/events": {"total_results": 2, "total_pages": 1, "prev_url": None, "next_url": None, "resources": [
@@ -530,7 +530,7 @@ def test_ccs_documented_pages_are_stored_and_read_back_as_cc_shows_them(copy_app
         return
     # The usage page shows one of its stream's two events (its next_url, dropped here, has the other).
     assert stored == {"audit_events": 2, "app_usage_events": 1, "service_usage_events": 0}
-    from tests.test_round_trip import reference_resources
+    from tests.store.test_round_trip import reference_resources
 
     for page, path in (("cc-v2-list-app-exited-events.rst", "/v2/events"),
                        ("cc-v2-list-app-update-events.rst", "/v2/events"),
@@ -538,7 +538,7 @@ def test_ccs_documented_pages_are_stored_and_read_back_as_cc_shows_them(copy_app
         for resource in reference_resources(page):
             shown = client.get(f"{path}/{resource['metadata']['guid']}", headers=ADMIN_HEADERS).get_json()
             sent = {key: value for key, value in resource["entity"].items() if key != "space_url"}
-            # Times in UTC, secrets in today's words: as tests/test_round_trip.py reads the same pages.
+            # Times in UTC, secrets in today's words: as tests/store/test_round_trip.py reads the same pages.
             for key in ("timestamp",):
                 if key in sent:
                     assert datetime.fromisoformat(shown["entity"].pop(key).replace("Z", "+00:00")) == \

@@ -9,9 +9,10 @@ import pytest
 
 from app.identity.tokens import ADMIN, READ
 from app.ops.cli import create_user
+from tests import TESTS
 from tests.factories import BASE_TIME, EventFactory
 
-JS_DIR = os.path.join(os.path.dirname(__file__), "js")
+JS_DIR = str(TESTS / "js")
 APP = "5343eccd646173000a140000"
 
 
