@@ -5,6 +5,7 @@ to dodge a cycle is still a cycle. Read with the ast module, from the files, so 
 """
 import ast
 import os
+import re
 
 APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app")
 # Each package of app/ and the packages it may import (besides itself).
@@ -124,6 +125,18 @@ def test_every_package_says_what_it_owns():
             with open(os.path.join(directory, "__init__.py")) as file:
                 docstring = ast.get_docstring(ast.parse(file.read()))
             assert docstring, f"{directory}/__init__.py has no docstring saying what the package owns"
+
+
+def test_the_readme_says_where_things_are():
+    """Its "Where things are" names every package of app/, and every path it names exists."""
+    with open(os.path.join(os.path.dirname(APP), "README.rst")) as file:
+        readme = file.read()
+    section = readme.split("Where things are\n", 1)[1].split("\n---", 1)[0]
+    for package in MAY_IMPORT:
+        assert f"``app/{package}/``" in section, package
+    for path in re.findall(r"``((?:app|tests|api|store|usage|identity|ops|base)/[\w/.]*)``", readme):
+        full = path if path.startswith(("app/", "tests/")) else f"app/{path}"
+        assert os.path.exists(os.path.join(os.path.dirname(APP), full)), path
 
 
 def test_no_import_cycle():
