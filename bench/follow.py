@@ -199,6 +199,7 @@ def measure_follow(cluster, secret, token, workers, quick, result, watched, log)
         total = sum(found.values())
         audit, usage = moved.get("audit_events", (0, None)), moved.get("app_usage_events", (0, None))
         result.rows = f"{total:,} events ({found['events']:,} audit, {found['app_usage_events']:,} app usage)"
+        result.rate = total / elapsed  # events stored per second, beside the floor (run.beside_floor)
         result.throughput = f"{total / elapsed:,.0f} events/s: caught up in {elapsed:.1f} s (process start included)"
         if audit[1] and usage[1]:
             audit_s, usage_s = audit[1] - started_at, usage[1] - audit[1]

@@ -70,6 +70,33 @@ def table(results):
     return "\n".join(lines)
 
 
+def floor_section(results):
+    """Issue 21's table: each write's events stored per second beside the floor's, measured in the same run
+    (none without a floor)."""
+    floor = next((r for r in results if r.floor and r.rate), None)
+    if floor is None:
+        return []
+    out = [
+        "### Writes beside the floor",
+        "",
+        "Events stored per second. The floor is `COPY` of the very rows the import stored into the same `events` "
+        "table, same indexes, with the user triggers disabled, in one transaction, timed in this run; the COPY "
+        "rows count the statement alone (commit excluded), the import, the POST and the follow their commits. "
+        "The follow stores into a fresh database, audit and usage events together; its floor is the same.",
+        "",
+        "| Write | events/s | ÷ floor | Target |",
+        "|---|--:|--:|---|",
+    ]
+    for r in results:
+        if r.rate is None or not r.short:
+            continue
+        ratio = r.rate / floor.rate
+        target = "—" if r.floor_target is None else \
+            f"≥ {r.floor_target:g} × floor: {'met' if ratio >= r.floor_target else 'MISSED'}"
+        out.append(f"| {_cell(r.short)} | {r.rate:,.0f} | {ratio:.2f} | {target} |")
+    return out + [""]
+
+
 # The hand-written reading of the targets sits between these markers; each run carries it into the next report,
 # so that a new run never drops it (bench/README.md: "After a run").
 READING_BEGIN = "<!-- reading: written by hand; make bench carries it into the next report -->"
@@ -150,6 +177,7 @@ def render(results, facts, args, cores, reading=None):
     checked = [r for r in results if r.checked]
     if checked:
         out += [f"Targets met on {len(checked) - len(missed)} of the {len(checked)} rows that have one.", ""]
+    out += floor_section(results)
     out += reading_section(reading)
     out += [
         "## Plans",

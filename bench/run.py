@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import quote, urlencode
 
+import psycopg2
+
 from . import dataset, follow, report, usage, writes
 from .cluster import Cluster
 from .loadgen import Client, percentile, run
@@ -85,6 +87,12 @@ class Result:
     plans: list = field(default_factory=list)  # (statement kind, plan summary, execution ms)
     breakdown: tuple | None = None  # (in-process p50, DB share, {group: share})
     checked: bool = False  # has targets
+    # Writes beside the floor (issue 21): events stored per second, a short name for the report's table of
+    # them, the least share of the floor's rate it must reach (None: no target), and whether it is the floor.
+    rate: float | None = None
+    short: str | None = None
+    floor_target: float | None = None
+    floor: bool = False
 
     @property
     def verdict(self):
@@ -392,6 +400,8 @@ def _measure_edges(edges, result, start, last_path, total_pages, app, make_clien
 
 IMPORT_TARGET = 50_000  # events/s, the import itself (its process's start apart)
 POST_TARGET, POST_CLIENTS = 20_000, 5  # events/s of batched POST /v2/events from 5 clients (the issue's)
+# Issue 21: the least share of the floor's events/s (COPY of the import's rows, no user triggers) each reaches.
+FLOOR_TARGETS = {"import": 0.8, "post": 0.6, "follow": 0.6}
 
 
 def import_events(rows, budget):
@@ -408,14 +418,16 @@ def measure_import(url, secret, rows, budget, log):
     r = Result(f"`flask --app wsgi events import FILE --kind audit`: {count:,} audit events (the data set's "
                f"shapes) into the {rows // 1_000_000} M store")
     r.target = f"≥ {IMPORT_TARGET:,} events/s (process start excluded)".replace(",", " ")
-    if not os.path.exists(os.path.join(PROJECT, "app", "importer.py")):
+    r.short, r.floor_target = "`flask events import` (process start excluded)", FLOOR_TARGETS["import"]
+    if not os.path.exists(os.path.join(PROJECT, "app", "ops", "importer.py")):
         r.throughput = "not available (app/ops/importer.py does not exist)"
-        return r
+        return [r]
     world = dataset.World(rows)
     one, path = writes.write_import_file(world, 1), writes.write_import_file(world, count)
     before = max_event_id(url)
     writes.snapshot_counts(url)
     deleted = None
+    floors = []
     try:
         with watched(r, disk=True):
             start_up, first = writes.run_import(url, secret, one, timeout=120)
@@ -428,6 +440,7 @@ def measure_import(url, secret, rows, budget, log):
                         f"1-line import); {written / elapsed:,.0f} events/s with it" if alone else
                         f"{written / elapsed:,.0f} events/s with process start ({elapsed:.2f} s; a 1-line import "
                         f"took {start_up:.2f} s)")
+        r.rate = alone or written / elapsed
         r.checked = True
         if alone is None or alone < IMPORT_TARGET:
             r.misses.append("events/s")
@@ -439,9 +452,13 @@ def measure_import(url, secret, rows, budget, log):
             r.notes.append("⚠ rejected: " + "; ".join(first["reasons"] + summary["reasons"])[:300])
         # The triggers' counts against the rows: exactly what the new events add, then nothing once deleted.
         mismatches = writes.count_mismatches(url, added_after=before)
+        columns, stored, copied = writes.read_imported(url, rows)
         deleted = writes.delete_imported(url, rows)
         if deleted != total:
             r.notes.append(f"⚠ {deleted:,} rows deleted of the {total:,} written")
+        # The floor, with the import's rows gone: they are copied back and deleted alike, so the check after
+        # the delete below covers both.
+        floors = measure_floor(url, rows, columns, stored, copied, log)
         mismatches_after = writes.count_mismatches(url)
         problems = [f"{table} {moment}: {n} keys differ (e.g. {examples})"
                     for moment, found in (("after the import", mismatches), ("after the delete", mismatches_after))
@@ -468,7 +485,65 @@ def measure_import(url, secret, rows, budget, log):
         writes.drop_counts_snapshot(url)
     if differing:
         r.notes.append(f"⚠ {differing} count rows differ from the snapshot after putting it back")
-    return r
+    return [r, *floors]
+
+
+def measure_floor(url, rows, columns, data, count, log):
+    """Issue 21's floor beside the import: its rows as stored (`data`, COPY text of `columns`) copied into the
+    same events table, same indexes, by one `COPY events FROM STDIN` in one transaction, timed in this run:
+    first with the user triggers disabled (the floor; rolled back), then with them on (committed, then deleted
+    as the import's rows are). The COPY statement's time alone, commit excluded in both; durability as for the
+    import (the server's fsync and synchronous_commit, noted)."""
+    what = f"`COPY events FROM STDIN` of the import's {count:,} rows as it stored them (same table, same indexes)"
+    floor = Result(f"`COPY`, no user triggers: **the floor**: {what} after `ALTER TABLE events DISABLE TRIGGER "
+                   "USER`, in one transaction, rolled back")
+    on = Result(f"`COPY`, triggers on: {what}, in one transaction, committed (then deleted)")
+    floor.short, floor.floor = "`COPY`, no user triggers: **the floor**", True
+    on.short = "`COPY`, triggers on"
+    for r, triggers in ((floor, False), (on, True)):
+        r.rows = f"{count:,} events"
+        timed = None
+        try:
+            with watched(r, disk=True):
+                timed = writes.copy_floor(url, columns, data, triggers)
+        except psycopg2.Error as error:
+            r.throughput = f"failed: {' '.join(str(error).split())[:200]}"
+            log(f"  {r.short}: failed: {error}")
+            continue
+        finally:
+            if triggers:
+                removed = writes.delete_imported(url, rows)
+                if timed and removed != timed["rows"]:
+                    r.notes.append(f"⚠ {removed:,} rows deleted of the {timed['rows']:,} copied")
+        r.rate = timed["rows"] / timed["seconds"]
+        r.throughput = (f"{r.rate:,.0f} events/s ({timed['rows']:,} rows in {timed['seconds']:.2f} s, the COPY "
+                        "alone" + (f"; its commit took {timed['commit'] * 1000:.0f} ms more)" if timed["commit"]
+                                   is not None else "; rolled back)"))
+        r.notes.append(", ".join(f"{name}={value}" for name, value in timed["settings"].items()) + " (as the import)")
+        if timed["rows"] != count:
+            r.notes.append(f"⚠ {timed['rows']:,} rows copied of {count:,}")
+        log(f"  {r.short}: {r.throughput}")
+    return [on, floor]
+
+
+def beside_floor(results):
+    """Every write's rate beside the floor's (issue 21): `÷ floor` in its row, and checked where it has a
+    target. A row with a target but no floor to compare with misses it as not measured."""
+    floor = next((r.rate for r in results if r.floor and r.rate), None)
+    for r in results:
+        if r.floor or r.short is None:
+            continue
+        if r.floor_target is not None:
+            r.target = (r.target if r.target != "—" else "") + f"; ≥ {r.floor_target:g} × floor"
+            r.target = r.target.lstrip("; ")
+        if floor is not None and r.rate is not None:
+            r.throughput += f"; ÷ floor {r.rate / floor:.2f}"
+            if r.floor_target is not None:
+                r.checked = True
+                if r.rate / floor < r.floor_target:
+                    r.misses.append("÷ floor")
+        elif r.floor_target is not None and r.checked:
+            r.misses.append("÷ floor not measured")
 
 
 def max_event_id(url):
@@ -494,6 +569,8 @@ def measure_writes(url, secret, rows, make_client, workers, budget, log):
     r.p50, r.p99 = percentile(post.latencies, 0.5), percentile(post.latencies, 0.99)
     r.throughput = f"{post.unit_rate:,.0f} events/s"
     r.target, r.checked = f"≥ {POST_TARGET:,} events/s ({clients} clients)".replace(",", " "), True
+    r.rate, r.short = post.unit_rate, f"batched `POST /v2/events` (1000 × {clients} clients)"
+    r.floor_target = FLOOR_TARGETS["post"]
     if post.errors:
         r.notes.append(f"{post.errors} failed (first: {post.first_error[:160]})")
     if post.unit_rate < POST_TARGET:
@@ -501,7 +578,7 @@ def measure_writes(url, secret, rows, make_client, workers, budget, log):
     results.append(r)
     log(f"  POST /v2/events: {post.unit_rate:,.0f} events/s")
 
-    results.append(measure_import(url, secret, rows, budget, log))
+    results.extend(measure_import(url, secret, rows, budget, log))
 
     writers = 8
     writes.create_scratch(url)
@@ -682,6 +759,8 @@ def main(argv=None):
         ours = False
         log("following a local upstream into a fresh database")
         followed = Result("`flask --app wsgi events follow --once` between two local instances")
+        followed.short = "follow between two local instances (events stored/s, process start included)"
+        followed.floor_target = FLOOR_TARGETS["follow"]
         if cluster:
             follow.measure_follow(cluster, secret, token, workers, args.quick, followed, watched, log)
         else:
@@ -704,6 +783,7 @@ def main(argv=None):
                 log(f"could not remove the written rows: {error!r}")
         if cluster:
             cluster.stop()
+    beside_floor(results)
     facts["elapsed"] = time.monotonic() - log.started
     facts["waited"] = MONITOR.waited
     text = report.render(results, facts, args, cores, reading=report.kept_reading(args.output))

@@ -4,6 +4,11 @@ The import reads a file of audit events in the data set's shapes, dated in a mon
 that nothing else writes; they are deleted by that range once measured, and the maintained counts are
 checked against the rows after the import and against their snapshot after the delete.
 
+Beside it, the floor (issue 21): the very rows the import stored, read back by COPY … TO STDOUT before
+they are deleted, then copied into the same events table by `COPY events FROM STDIN`, with the user
+triggers disabled (the floor: rolled back, so nothing needs deleting) and with them on (committed, then
+deleted as the import's rows are).
+
 The skip-free ordering's write cost is isolated in SQL: 8 psycopg2 writers run the service's write
 transaction into scratch copies of app_usage_events, taking positions from a counter row last (as the
 service does, the SPEC's way (a): the row lock is held for the INSERT and the commit), or first (the
@@ -11,6 +16,7 @@ lock held through every statement, as the service did before), or not at all (id
 from a sequence: a plain INSERT), with the same batches and the same other statements. The service's own
 POST figures stand beside them.
 """
+import io
 import itertools
 import json
 import os
@@ -144,6 +150,67 @@ def delete_imported(url, rows):
             return cur.rowcount
     finally:
         conn.close()
+
+
+# --- the floor: COPY of the import's rows into the same table, triggers on and off ---------------------------
+def _event_columns(cur):
+    """The events table's columns that a write sets (all but id and generated ones), quoted, in table order:
+    read from the catalogue, so that they follow the migrations."""
+    cur.execute("SELECT attname FROM pg_attribute WHERE attrelid = 'events'::regclass AND attnum > 0"
+                " AND NOT attisdropped AND attgenerated = '' AND attname <> 'id' ORDER BY attnum")
+    return ", ".join(f'"{name}"' for (name,) in cur.fetchall())
+
+
+def read_imported(url, rows):
+    """The rows the import measurement stored (those delete_imported deletes), exactly as stored: (their
+    columns, their COPY text in id order, how many)."""
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            columns = _event_columns(cur)
+            where = cur.mogrify("timestamp >= %s AND timestamp < %s AND id > %s",
+                                (IMPORT_START, IMPORT_START + IMPORT_SPAN, rows)).decode()
+            buffer = io.BytesIO()
+            cur.copy_expert(f"COPY (SELECT {columns} FROM events WHERE {where} ORDER BY id) TO STDOUT", buffer)
+        conn.rollback()
+    finally:
+        conn.close()
+    data = buffer.getvalue()
+    return columns, data, data.count(b"\n")
+
+
+def copy_floor(url, columns, data, triggers):
+    """Time `COPY events (columns) FROM STDIN` of `data` in one transaction: with the user triggers on, then
+    committed (its rows are deleted by delete_imported), or, `triggers` false, after `ALTER TABLE events
+    DISABLE TRIGGER USER` in that transaction, then rolled back (nothing stays, the counts untouched).
+    The time is the COPY statement's alone, commit excluded in both. Returns {"rows", "seconds",
+    "commit" (seconds, None when rolled back), "settings" (fsync, synchronous_commit as the session had
+    them)}."""
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            settings = {}
+            for name in ("fsync", "synchronous_commit"):
+                cur.execute(f"SHOW {name}")
+                settings[name] = cur.fetchone()[0]
+            # The ALTER takes a lock on events that the service's idle pool never holds; not forever all the same.
+            cur.execute("SET lock_timeout = '60s'")
+            if not triggers:
+                cur.execute("ALTER TABLE events DISABLE TRIGGER USER")
+            started = time.perf_counter()
+            cur.copy_expert(f"COPY events ({columns}) FROM STDIN", io.BytesIO(data), size=1 << 20)
+            seconds = time.perf_counter() - started
+            copied = cur.rowcount
+        commit = None
+        if triggers:
+            started = time.perf_counter()
+            conn.commit()
+            commit = time.perf_counter() - started
+        else:
+            conn.rollback()
+    finally:
+        conn.close()  # rolls back whatever a failure left open
+    return {"rows": copied, "seconds": seconds, "commit": commit, "settings": settings}
 
 
 # --- the maintained counts (migrations 0005 and 0010), checked against the rows ------------------------------
