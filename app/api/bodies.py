@@ -1,10 +1,10 @@
 """Request bodies as JSON, strictly: what every dialect's write endpoints read."""
 import json
 import math
-import re
 
 import orjson
 
+from app.base.codec import may_hold_long_integer
 from app.base.errors import ApiError
 
 from .limits import read_body
@@ -27,15 +27,11 @@ def parse_json(text):
     return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
-# 19 digits in a row may be an integer beyond 64 bits, which orjson would read as a float.
-_LONG_NUMBER = re.compile(rb"\d{19}")
-
-
 def parse_json_fast(text):
     """parse_json, by orjson when it would read the same (several times faster for a large batch): not
     for text with an integer orjson would round, nor for any text orjson refuses, whose reason
     parse_json gives."""
-    if not _LONG_NUMBER.search(text):
+    if not may_hold_long_integer(text):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:

@@ -1,13 +1,14 @@
 """Connection handling: SQLite made to behave like a real transactional store, and stale connections
 found before a request uses them."""
 import json
-import re
 import sqlite3
 import time
 
 import orjson
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
+
+from .codec import may_hold_long_integer
 
 # A connection back in the pool for longer than this is pinged before it is handed out again.
 # (SQLAlchemy's pool_pre_ping pings on every checkout: a round trip and a transaction, which cost
@@ -17,14 +18,10 @@ from sqlalchemy.engine import Engine
 PING_AFTER_IDLE_SECONDS = 2.0
 
 
-# 19 digits in a row may be an integer beyond 64 bits, which orjson would read as a float.
-_LONG_NUMBER = re.compile(r"\d{19}")
-
-
 def load_stored_json(text):
     """Decode a stored JSON column: with orjson, several times faster than json for the metadata of
     every listed event; with json when it may hold an integer orjson would round."""
-    if _LONG_NUMBER.search(text):
+    if may_hold_long_integer(text):
         return json.loads(text)
     return orjson.loads(text)
 

@@ -139,6 +139,8 @@ def _insert_audit_events(model, unique, refuse):
     # sees the row that won.
     rows = [row for row, _ in unique.values()]
     if _copies(rows):
+        if staging.copy_new(model, rows):
+            return {}, set(unique), []
         new_guids = set(staging.insert_copied(model, rows, conflict="guid"))
     else:
         table = model.__table__

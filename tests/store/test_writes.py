@@ -408,18 +408,19 @@ def test_timestamps_round_trip_to_the_second(client, admin):
     assert later["entity"]["timestamp"] == "2020-03-01T00:00:00Z"
 
 
-def test_a_mixed_batch_is_one_insert(client, admin, backend, monkeypatch):
-    """Every row carries every column, so a batch with varied empty fields is still one INSERT (and the
-    event-count triggers fire once for it): of values on SQLite, of what COPY staged on PostgreSQL."""
+def test_a_mixed_batch_is_one_statement(client, admin, backend, monkeypatch):
+    """Every row carries every column, so a batch with varied empty fields is still one statement (and the
+    event-count triggers fire once for it): an INSERT of values on SQLite; on PostgreSQL one COPY straight
+    into the table while its guids are new, and once one is stored, a COPY to staging and one INSERT."""
     from sqlalchemy import event
 
     from app.base.extensions import db
     from app.store import staging
 
-    copied = []
-    real_insert = staging.insert_copied
-    monkeypatch.setattr(staging, "insert_copied", lambda *args, **kwargs: copied.append(args) or real_insert(
-        *args, **kwargs))
+    copies = []
+    real_copy = staging._copy
+    monkeypatch.setattr(staging, "_copy", lambda connection, statement, text: copies.append(
+        statement.split(" (")[0]) or real_copy(connection, statement, text))
     batch = []
     for n in range(300):
         kind = n % 3
@@ -437,10 +438,16 @@ def test_a_mixed_batch_is_one_insert(client, admin, backend, monkeypatch):
     event.listen(db.engines[None], "before_cursor_execute", listener)
     try:
         assert post(client, admin, batch).status_code == 201
+        assert (len(inserts), copies) == ((0, ["COPY events"]) if backend == "postgresql" else (1, []))
+        inserts.clear(), copies.clear()
+        replayed = batch[-1:] + [{**body, "guid": f"more-{n}"} for n, body in enumerate(batch[:-1])]
+        assert post(client, admin, replayed).status_code == 201
+        assert (len(inserts), copies) == ((1, ["COPY events", "COPY staging_events"]) if backend == "postgresql"
+                                          else (1, []))
     finally:
         event.remove(db.engines[None], "before_cursor_execute", listener)
-    assert (len(inserts), len(copied)) == ((1, 1) if backend == "postgresql" else (1, 0))
-    assert client.get("/v2/events?q=space_guid:", headers=admin).get_json()["total_results"] == 100
+    assert client.get("/v2/events?q=space_guid:", headers=admin).get_json()["total_results"] == 199
+    assert client.get("/v2/events", headers=admin).get_json()["total_results"] == 599
 
 
 def test_a_write_failed_by_a_deadlock_is_tried_again(client, admin, monkeypatch):
