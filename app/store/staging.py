@@ -7,6 +7,7 @@ long as the pooled connection, so each batch only empties it. The writer (writes
 it has for the rows: idempotence by guid, positions of a usage stream in commit order.
 """
 import io
+import re
 from functools import cache
 
 import psycopg2
@@ -19,6 +20,7 @@ from app.base.extensions import db
 # From this many rows a batch is copied; a smaller one is one INSERT of values.
 COPY_FROM_ROWS = 50
 _ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+_SPECIAL = re.compile("[\\\\\n\r\t]")
 
 
 @cache
@@ -46,14 +48,16 @@ def _line_writer(model, numbered):
         elif kind in ("Integer", "BigInteger"):
             convert = "str(v{n})"
         else:
-            convert = "v{n}.translate(_ESCAPES)"
+            # Most texts (guids, names, types) hold nothing to escape, and a search is cheaper than a copy.
+            convert = "(v{n}.translate(_ESCAPES) if _special(v{n}) else v{n})"
         expressions.append((name, convert.format(n=number)))
     lines = [f"    v{n} = row.get({name!r})" for n, (name, _) in enumerate(expressions)]
     values = ", ".join(f"(NULL if v{n} is None else {convert})" for n, (_, convert) in enumerate(expressions))
     number = ", str(number)" if numbered else ""
     source = ("def line(row, number):\n" + "\n".join(lines)
               + f"\n    return TAB.join(({values}{number})) + NEWLINE\n")
-    namespace = {"_json": _json_text, "_ESCAPES": _ESCAPES, "NULL": "\\N", "TAB": "\t", "NEWLINE": "\n"}
+    namespace = {"_json": _json_text, "_ESCAPES": _ESCAPES, "_special": _SPECIAL.search, "NULL": "\\N", "TAB": "\t",
+                 "NEWLINE": "\n"}
     exec(compile(source, f"<COPY line of {model.__tablename__}>", "exec"), namespace)  # noqa: S102
     return namespace["line"]
 

@@ -547,3 +547,16 @@ def test_uuid7_carries_the_time_and_orders_by_it():
     assert uuid_module.UUID(guids[1]).int >> 80 == int(early.timestamp() * 1000)
     # From the same time and entropy, the same guid (an import's rerun replays its lines).
     assert uuid7(early, b"0123456789") == uuid7(early, b"0123456789") != uuid7(early, b"9876543210")
+
+
+@pytest.mark.parametrize("size", [1, 60])  # one INSERT of values; one COPY (store/staging.py escapes each text)
+def test_texts_with_what_copy_escapes_are_stored_as_sent(client, admin, size):
+    odd = ["tab\there", "new\nline", "carriage\rreturn", "back\\slash", "\\N", "\\t", "end\\", "plain", ""]
+    batch = [app_update(guid=f"odd-{n}", actor_name=odd[n % len(odd)], actee_name=odd[(n + 1) % len(odd)],
+                        metadata={"request": {"name": odd[(n + 2) % len(odd)], odd[n % len(odd)]: "\\\t\n"}})
+             for n in range(size)]
+    assert post(client, admin, batch).status_code == 201
+    for body in batch:
+        entity = client.get(f"/v2/events/{body['guid']}", headers=admin).get_json()["entity"]
+        assert (entity["actor_name"], entity["actee_name"], entity["metadata"]) == (
+            body["actor_name"], body["actee_name"], body["metadata"])
