@@ -36,9 +36,9 @@ def _json_text(value):
 
 
 @cache
-def _line_writer(model, numbered):
-    """A function from a row (attribute -> value) and its number to its line of COPY text (the number last,
-    when `numbered`), compiled for the model's columns: one join a row instead of a call a value."""
+def _line_writer(model):
+    """A function from a row (attribute -> value) to its line of COPY text, compiled for the model's columns:
+    one join a row instead of a call a value."""
     expressions = []
     for number, (name, _, kind) in enumerate(_columns(model)):
         if kind == "JSON":
@@ -53,9 +53,7 @@ def _line_writer(model, numbered):
         expressions.append((name, convert.format(n=number)))
     lines = [f"    v{n} = row.get({name!r})" for n, (name, _) in enumerate(expressions)]
     values = ", ".join(f"(NULL if v{n} is None else {convert})" for n, (_, convert) in enumerate(expressions))
-    number = ", str(number)" if numbered else ""
-    source = ("def line(row, number):\n" + "\n".join(lines)
-              + f"\n    return TAB.join(({values}{number})) + NEWLINE\n")
+    source = "def line(row):\n" + "\n".join(lines) + f"\n    return TAB.join(({values})) + NEWLINE\n"
     namespace = {"_json": _json_text, "_ESCAPES": _ESCAPES, "_special": _SPECIAL.search, "NULL": "\\N", "TAB": "\t",
                  "NEWLINE": "\n"}
     exec(compile(source, f"<COPY line of {model.__tablename__}>", "exec"), namespace)  # noqa: S102
@@ -78,43 +76,46 @@ def _copy(connection, statement, text):
         cursor.close()
 
 
-def _lines(model, rows, numbered=True):
-    line = _line_writer(model, numbered)
-    return "".join([line(row, number) for number, row in enumerate(rows)])
+def copy_lines(model, rows):
+    """`rows` as lines of COPY text, made once whichever way they go (straight, or staged)."""
+    line = _line_writer(model)
+    return [line(row) for row in rows]
 
 
-def copy_rows(model, rows):
-    """Empty the session's staging table for `model` (made when first needed) and COPY `rows` into it,
+def copy_rows(model, lines):
+    """Empty the session's staging table for `model` (made when first needed) and COPY `lines` into it,
     numbered by their order (ord)."""
     table, columns = _staging_table(model), ", ".join(c for _, c, _ in _columns(model))
     connection = db.session.connection()
     connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {table} AS SELECT {columns}, 0 AS ord"
                                f" FROM {model.__tablename__} WITH NO DATA")
     connection.exec_driver_sql(f"TRUNCATE {table}")
-    _copy(connection, f"COPY {table} ({columns}, ord) FROM STDIN", _lines(model, rows))
+    numbered = "".join([f"{line[:-1]}\t{number}\n" for number, line in enumerate(lines)])
+    _copy(connection, f"COPY {table} ({columns}, ord) FROM STDIN", numbered)
 
 
-def copy_new(model, rows):
-    """COPY `rows` straight into `model`'s table, if none of their guids is stored: whether it did.
+def copy_new(model, lines):
+    """COPY `lines` straight into `model`'s table, if none of their guids is stored: whether it did.
 
     The common case of an import or a follow (new events) costs one COPY, a quarter less than staging them
     and inserting from there (bench/RESULTS.md); a batch that meets a stored guid is undone to a savepoint,
-    and the caller stages it instead, to sort replays from conflicts.
+    and the caller stages it instead, to sort replays from conflicts. (A follower's page, which begins where the
+    last one ended, meets a stored guid in its first rows: the COPY stops there, at little cost.)
     """
     columns = ", ".join(c for _, c, _ in _columns(model))
     try:
         with db.session.begin_nested():
             _copy(db.session.connection(), f"COPY {model.__tablename__} ({columns}) FROM STDIN",
-                  _lines(model, rows, numbered=False))
+                  "".join(lines))
     except IntegrityError:
         return False
     return True
 
 
-def insert_copied(model, rows, conflict):
-    """COPY `rows` and insert them, skipping those whose `conflict` column is stored already; the guids
+def insert_copied(model, lines, conflict):
+    """Stage `lines` and insert them, skipping those whose `conflict` column is stored already; the guids
     inserted."""
-    copy_rows(model, rows)
+    copy_rows(model, lines)
     columns = ", ".join(c for _, c, _ in _columns(model))
     inserted = db.session.connection().exec_driver_sql(
         f"INSERT INTO {model.__tablename__} ({columns}) SELECT {columns} FROM {_staging_table(model)}"

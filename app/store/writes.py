@@ -141,9 +141,10 @@ def _insert_audit_events(model, unique, refuse):
     # sees the row that won.
     rows = [row for row, _ in unique.values()]
     if _copies(rows):
-        if staging.copy_new(model, rows):
+        lines = staging.copy_lines(model, rows)
+        if staging.copy_new(model, lines):
             return {}, set(unique), []
-        new_guids = set(staging.insert_copied(model, rows, conflict="guid"))
+        new_guids = set(staging.insert_copied(model, lines, conflict="guid"))
     else:
         table = model.__table__
         insert_or_skip = dialect_insert(table).on_conflict_do_nothing(index_elements=["guid"])
@@ -174,7 +175,7 @@ def _insert_usage_events(model, unique, refuse):
         # and finds that event stored.
         if _copies(new_rows):
             # Copied before the lock is taken: under it, one INSERT … SELECT numbers them in order.
-            staging.copy_rows(model, new_rows)
+            staging.copy_rows(model, staging.copy_lines(model, new_rows))
             staging.insert_staged(model, first_id=take_positions(stream, len(new_rows)))
         else:
             first = take_positions(stream, len(new_rows))
