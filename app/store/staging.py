@@ -97,10 +97,10 @@ def copy_rows(model, lines):
 def copy_new(model, lines):
     """COPY `lines` straight into `model`'s table, if none of their guids is stored: whether it did.
 
-    The common case of an import or a follow (new events) costs one COPY, a quarter less than staging them
-    and inserting from there (bench/RESULTS.md); a batch that meets a stored guid is undone to a savepoint,
-    and the caller stages it instead, to sort replays from conflicts. (A follower's page, which begins where the
-    last one ended, meets a stored guid in its first rows: the COPY stops there, at little cost.)
+    The common case of an import or a batched write (new events) costs one COPY, a quarter less work for
+    PostgreSQL than staging them and inserting from there; a batch that meets a stored guid is undone to a
+    savepoint, and the caller stages it instead, to sort replays from conflicts. (A follower's page, which
+    begins where the last one ended, meets a stored guid in its first rows: the COPY stops there, cheaply.)
     """
     columns = ", ".join(c for _, c, _ in _columns(model))
     try:
