@@ -148,6 +148,16 @@ def test_writing_the_same_guid_and_content_again_is_an_idempotent_200(client, ad
     assert count_of_actee(client, admin, APP) == 1
 
 
+def test_a_copied_batch_sent_again_is_an_idempotent_200(client, admin):
+    """From COPY_FROM_ROWS events a batch is copied: sent again, every guid is found stored, nothing doubles."""
+    sent = [app_update(guid=f"replayed-batch-{n}") for n in range(60)]
+    first = post(client, admin, sent)
+    again = post(client, admin, sent)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert_same_json(again.get_json(), first.get_json())
+    assert count_of_actee(client, admin, APP) == 60
+
+
 def test_the_same_guid_with_other_content_is_a_409_and_changes_nothing(client, admin):
     stored = post(client, admin, app_update(guid="contested-1")).get_json()
     description = assert_error(post(client, admin, app_update(guid="contested-1", actee_name="other-name")),
@@ -185,12 +195,15 @@ def test_an_array_with_one_invalid_item_writes_nothing(client, admin):
     assert_not_stored(client, admin, "all-or-nothing-1", "all-or-nothing-2", "all-or-nothing-3")
 
 
-def test_an_array_conflicting_with_a_stored_guid_writes_nothing(client, admin):
+@pytest.mark.parametrize("filler", [0, 60], ids=["inserted", "copied"])  # copied: from COPY_FROM_ROWS events
+def test_an_array_conflicting_with_a_stored_guid_writes_nothing(client, admin, filler):
     EventFactory(guid="already-there")
-    sent = [app_update(guid="conflict-batch-1"), app_update(guid="already-there"), app_update(guid="conflict-batch-2")]
+    more = [app_update(guid=f"conflict-filler-{n}") for n in range(filler)]
+    sent = [app_update(guid="conflict-batch-1"), *more, app_update(guid="already-there"),
+            app_update(guid="conflict-batch-2")]
     description = assert_error(post(client, admin, sent), 409, "CF-EventConflict", 230003)
     assert "already-there" in description
-    assert_not_stored(client, admin, "conflict-batch-1", "conflict-batch-2")
+    assert_not_stored(client, admin, "conflict-batch-1", "conflict-batch-2", *(body["guid"] for body in more))
     assert get_event(client, admin, "already-there").get_json()["entity"]["actee"] != APP
 
 
