@@ -34,7 +34,7 @@ def list_events():
     paging = parse_paging(request.args, MAX_PER_PAGE, order_by_allowed=ORDER)
     filters = parse_filters(paging.q, FILTERS, time_keys={"timestamp"})
     total, events = audit_events.list_events(visible_events(identity), filters, paging.request, audit_events.BY_TIME,
-                                              sees_every_event(identity))
+                                              sees_every_event=sees_every_event(identity))
     return json_response(envelope("/v2/events", paging, total, present_events(events), order_by=ORDER))
 
 

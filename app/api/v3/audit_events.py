@@ -40,7 +40,7 @@ def list_audit_events():
         order, descending = audit_events.BY_TIME_THEN_GUID, parsed.order_by[1]
     page = PageRequest(parsed.offset, parsed.per_page, descending)
     total, rows = audit_events.list_events(visible_events(identity, "v3"), parsed.filters, page, order,
-                                           sees_every_event(identity))
+                                           sees_every_event=sees_every_event(identity))
     return json_response(paginated("/v3/audit_events", parsed, total, present_audit_events(rows)))
 
 
