@@ -4,10 +4,9 @@ Generated deterministically (one seed) as CSV in bounded chunks and COPYed into 
 project's migrations created: indexes and unique constraints are dropped first and rebuilt after
 (their definitions are read from the catalogue, so whatever the migrations declare is rebuilt), all
 in the transaction that truncated the table, so that with `wal_level=minimal` the load writes no WAL.
-The figures the store keeps beside the rows are the write path's to keep since migration 0013, and a COPY
-is no write of the app's: the audit-event counts are computed from the loaded rows in the events load's
-transaction (count_events, with migration 0010's SQL), and known_resources is folded once from both
-loaded tables afterwards, with migration 0009's statement (see rebuild_known_resources).
+The event-count triggers (migration 0005) count the rows as they are copied; the known_resources
+triggers (migration 0009) are disabled meanwhile and known_resources is folded once from the loaded
+tables afterwards, with the migration's own statement (see rebuild_known_resources).
 
 Distributions:
 - apps, their spaces and organizations, and users: Zipf-like popularity (a few apps make a large share
@@ -89,8 +88,7 @@ TABLES = {"events": EVENT_COLUMNS, "app_usage_events": USAGE_COLUMNS}
 USAGE_STREAM = "app_usage_events"
 KNOWN = "known_resources"  # folded from every event table (migration 0009), marked like the tables
 KNOWN_SNAPSHOT = "bench_known_resources_snapshot"  # its copy while the write measurements run
-# The audit-event counts: kept by the write path (app/store/upkeep.py, migration 0013; by triggers before it).
-COUNT_TABLES = ("event_counts_by_day", "event_counts_by_target")
+COUNT_TABLES = ("event_counts_by_day", "event_counts_by_target")  # maintained by triggers (migrations 0005, 0010)
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations", "versions")
 
 
@@ -445,9 +443,16 @@ def load_table(url, table, rows):
                 "WHERE indrelid = %s::regclass AND indexrelid NOT IN "
                 "(SELECT conindid FROM pg_constraint WHERE conrelid = %s::regclass)", (table, table))
             indexes = cur.fetchall()
-            # Migration 0013 dropped the triggers that kept the counts and known_resources: a COPY stores the
-            # rows and nothing else (the TRUNCATE trigger on events, kept, empties the counts).
+            # known_resources is folded once after the load (rebuild_known_resources): its trigger fired
+            # on each COPY would upsert the same keys as the other table's load, which is in a transaction
+            # of its own, so the two would wait for each other's commit (and re-updating every key
+            # at each chunk slows each chunk down as the load goes on).
+            cur.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname = %s",
+                        (table, f"known_resources_on_{table}"))
+            known_trigger = cur.fetchone()
             cur.execute(f"TRUNCATE {table}")
+            if known_trigger:
+                cur.execute(f'ALTER TABLE {table} DISABLE TRIGGER "{known_trigger[0]}"')
             for name, _ in constraints:
                 cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
             for name, _ in indexes:
@@ -459,10 +464,8 @@ def load_table(url, table, rows):
                 cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
             for _, definition in indexes:
                 cur.execute(definition)
-            if table == "events":
-                # What the write path would have counted, in the transaction that loads the rows (the
-                # indexes are back: the grouping reads the table once per count).
-                count_events(cur)
+            if known_trigger:
+                cur.execute(f'ALTER TABLE {table} ENABLE TRIGGER "{known_trigger[0]}"')
     finally:
         conn.close()
     return time.monotonic() - started
@@ -482,9 +485,6 @@ def state(url):
                 found[table + ".marker"] = cur.fetchone()[0]
             cur.execute("SELECT last_id, horizon FROM usage_streams WHERE name = %s", (USAGE_STREAM,))
             found["stream"] = cur.fetchone()
-            # The day counts' total, for counts_are_current (a few thousand rows: cheap).
-            cur.execute("SELECT coalesce(sum(n), 0) FROM event_counts_by_day")
-            found["counted"] = cur.fetchone()[0]
             cur.execute("SELECT to_regclass(%s) IS NOT NULL", (KNOWN,))
             if cur.fetchone()[0]:
                 cur.execute("SELECT obj_description(%s::regclass, 'pg_class')", (KNOWN,))
@@ -492,13 +492,6 @@ def state(url):
             return found
     finally:
         conn.close()
-
-
-def counts_are_current(found, rows):
-    """Whether the audit-event counts hold every event of the data set once: a data set loaded by a loader that
-    neither had the triggers nor counted (or whose written rows were deleted without subtracting them) is
-    counted again. (Counts kept by the triggers before migration 0013 are the same figures, and kept as they are.)"""
-    return found.get("counted") == rows
 
 
 def is_loaded(found, rows):
@@ -528,10 +521,10 @@ def remove_written(url, rows):
             cur.execute("SELECT obj_description(%s::regclass, 'pg_class')", (KNOWN,))
             known_marker = cur.fetchone()[0]
             cur.execute(f"COMMENT ON TABLE {KNOWN} IS NULL")
-            # The audit events' counts go with them (delete_events); app usage events have none.
-            deleted = delete_events(cur, "id > %s", (rows,))
-            cur.execute("DELETE FROM app_usage_events WHERE id > %s", (rows,))
-            deleted += cur.rowcount
+            deleted = 0
+            for table in TABLES:
+                cur.execute(f"DELETE FROM {table} WHERE id > %s", (rows,))
+                deleted += cur.rowcount
             reset_stream(cur, rows)
             if deleted:
                 # The deletes leave the maintained counts of what they deleted at 0 (a count of 0 is no count,
@@ -555,7 +548,7 @@ def remove_written(url, rows):
                 rebuild_known_resources(cur, rows)
                 cur.execute(f"VACUUM (ANALYZE) {KNOWN}")
             elif known_marker is not None:
-                # Nothing was written (only a committed write sights anything).
+                # Nothing was written (the triggers only ever add what a committed insert sighted).
                 cur.execute(f"COMMENT ON TABLE {KNOWN} IS %s", (known_marker,))
             cur.execute(f"DROP TABLE IF EXISTS {KNOWN_SNAPSHOT}")
             return deleted
@@ -578,55 +571,6 @@ def snapshot_known_resources(url, rows):
         conn.close()
 
 
-def delete_events(cur, condition, parameters=()):
-    """`DELETE FROM events WHERE condition`, its rows taken out of the counts by the same statement; returns how
-    many it deleted. Since migration 0013 only the app's own deletes subtract from the counts, and this is SQL:
-    what the rows add (migration 0010's SQL, which its triggers ran) is subtracted, as their delete trigger did.
-    Days' id bounds stay as they were, as the app's deletes leave them (wider, never narrower)."""
-    counts = migration("0010_more_event_counts")
-    columns = ", ".join(("type", "timestamp", *(column for _, column in counts.TARGETS)))
-    cur.execute(
-        f"WITH gone AS (DELETE FROM events WHERE {condition} RETURNING {columns}),"
-        " days AS (INSERT INTO event_counts_by_day AS c (type, day, n)"
-        " SELECT type, (timestamp AT TIME ZONE 'UTC')::date, -count(*) FROM gone GROUP BY 1, 2 ORDER BY 1, 2"
-        " ON CONFLICT (type, day) DO UPDATE SET n = c.n + excluded.n),"
-        " targets AS (INSERT INTO event_counts_by_target AS c (target_type, target_guid, type, n)"
-        f" SELECT target_type, target_guid, type, -n FROM ({counts._target_deltas('gone', counts.TARGETS)})"
-        " AS delta (target_type, target_guid, type, n) ORDER BY 1, 2, 3"
-        " ON CONFLICT (target_type, target_guid, type) DO UPDATE SET n = c.n + excluded.n)"
-        # Every statement of a WITH runs to its end, read or not.
-        " SELECT count(*) FROM gone", parameters)
-    return cur.fetchone()[0]
-
-
-def count_events(cur):
-    """The audit-event counts of the rows events holds: emptied, then computed by migration 0010's SQL (the
-    statements its triggers ran for a statement's rows, here for all of them), in the caller's transaction."""
-    counts = migration("0010_more_event_counts")
-    for table in COUNT_TABLES:
-        cur.execute(f"DELETE FROM {table}")
-    cur.execute("INSERT INTO event_counts_by_day (type, day, n, first_id, last_id)"
-                " SELECT type, (timestamp AT TIME ZONE 'UTC')::date, count(*), min(id), max(id) FROM events"
-                " GROUP BY 1, 2 ORDER BY 1, 2")
-    cur.execute("INSERT INTO event_counts_by_target (target_type, target_guid, type, n) "
-                + counts._target_deltas("events", counts.TARGETS))
-
-
-def refresh_counts(url, log):
-    """Count the data set's events again (counts_are_current): as load_table counts them, in one transaction."""
-    started = time.monotonic()
-    conn = psycopg2.connect(url)
-    try:
-        with conn, conn.cursor() as cur:
-            count_events(cur)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f"VACUUM (ANALYZE) {', '.join(COUNT_TABLES)}")
-    finally:
-        conn.close()
-    log(f"audit-event counts computed again from the data set in {time.monotonic() - started:.1f} s")
-
-
 def reset_stream(cur, rows):
     """The usage stream at positions 1..rows (horizon 1), no pruned cursors, the events sequence at rows."""
     cur.execute("DELETE FROM pruned_usage_events WHERE stream = %s", (USAGE_STREAM,))
@@ -638,8 +582,7 @@ def reset_stream(cur, rows):
 
 
 def migration(name):
-    """A migration's module (its SQL, which its triggers ran before migration 0013, is the bench's reference for
-    the figures the write path keeps), by file name."""
+    """A migration's module (its SQL is the bench's reference for what the triggers keep), by file name."""
     path = os.path.join(MIGRATIONS, f"{name}.py")
     spec = importlib.util.spec_from_file_location(f"cf_events_migration_{name}", path)
     module = importlib.util.module_from_spec(spec)
@@ -653,7 +596,7 @@ def _known_resources_migration():
 
 
 def rebuild_known_resources(cur, rows):
-    """known_resources as the write path would have kept it: emptied, then every event table folded in
+    """known_resources as the triggers would have kept it: emptied, then every event table folded in
     with the migration's own statement (one per table, as the migration does for existing rows), and
     marked, in one transaction (`cur` is on an autocommit connection). Returns its rows."""
     migration = _known_resources_migration()
@@ -706,7 +649,7 @@ def load(url, rows, log):
             for table in TABLES:
                 cur.execute(f"COMMENT ON TABLE {table} IS %s", (marker(rows),))
             vacuum_started = time.monotonic()
-            cur.execute(f"VACUUM (ANALYZE) events, app_usage_events, {KNOWN}, {', '.join(COUNT_TABLES)}")
+            cur.execute(f"VACUUM (ANALYZE) events, app_usage_events, {KNOWN}")
             cur.execute("CHECKPOINT")
             log(f"  vacuum analyze + checkpoint: {time.monotonic() - vacuum_started:.1f} s")
     finally:

@@ -1,14 +1,13 @@
 """Write measurements: batched POST /v2/events, the import command, and 8 concurrent usage writers.
 
 The import reads a file of audit events in the data set's shapes, dated in a month before the data set
-that nothing else writes; the maintained counts, which the write path keeps (migration 0013), are checked
-against the rows after the import; its rows are then deleted by that range with SQL that takes them out of
-the counts as well, and what that delete leaves behind (rows at 0, days' id bounds) is put back from the
-snapshot taken before.
+that nothing else writes; they are deleted by that range once measured, and the maintained counts are
+checked against the rows after the import and against their snapshot after the delete.
 
 Beside it, the floor (issue 21): the very rows the import stored, read back by COPY … TO STDOUT before
-they are deleted, then copied into the same events table by `COPY events FROM STDIN` with the user
-triggers disabled, and rolled back (nothing stays, nothing needs deleting).
+they are deleted, then copied into the same events table by `COPY events FROM STDIN`, with the user
+triggers disabled (the floor: rolled back, so nothing needs deleting) and with them on (committed, then
+deleted as the import's rows are).
 
 The skip-free ordering's write cost is isolated in SQL: 8 psycopg2 writers run the service's write
 transaction into scratch copies of app_usage_events, taking positions from a counter row last (as the
@@ -31,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg2
 from psycopg2.extras import execute_values
 
-from .dataset import BUILDPACKS, START, audit_documents, delete_events, new_guid
+from .dataset import BUILDPACKS, START, audit_documents, new_guid
 from .dataset import migration as dataset_migration
 from .loadgen import Outcome, run
 from .service import PROJECT
@@ -141,19 +140,19 @@ def run_import(database_url, secret, path, timeout):
 
 def delete_imported(url, rows):
     """Delete what the import measurement wrote: every event of its time range (which the data set and the
-    other measurements leave alone) above the data set's ids, taken out of the counts by the same statement
-    (dataset.delete_events: this SQL is no delete of the app's). Returns the rows deleted."""
+    other measurements leave alone) above the data set's ids. Returns the rows deleted."""
     conn = psycopg2.connect(url)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            return delete_events(cur, "timestamp >= %s AND timestamp < %s AND id > %s",
-                                 (IMPORT_START, IMPORT_START + IMPORT_SPAN, rows))
+            cur.execute("DELETE FROM events WHERE timestamp >= %s AND timestamp < %s AND id > %s",
+                        (IMPORT_START, IMPORT_START + IMPORT_SPAN, rows))
+            return cur.rowcount
     finally:
         conn.close()
 
 
-# --- the floor: COPY of the import's rows into the same table, no user triggers ----------------------------
+# --- the floor: COPY of the import's rows into the same table, triggers on and off ---------------------------
 def _event_columns(cur):
     """The events table's columns that a write sets (all but id and generated ones), quoted, in table order:
     read from the catalogue, so that they follow the migrations."""
@@ -180,12 +179,13 @@ def read_imported(url, rows):
     return columns, data, data.count(b"\n")
 
 
-def copy_floor(url, columns, data):
-    """Time `COPY events (columns) FROM STDIN` of `data` in one transaction, after `ALTER TABLE events DISABLE
-    TRIGGER USER` in it, then rolled back (nothing stays, the counts are untouched). Since migration 0013 no user
-    trigger on events fires on a COPY (the TRUNCATE one stays); the ALTER keeps the floor a floor whatever a
-    later migration adds. The time is the COPY statement's alone. Returns {"rows", "seconds", "settings"
-    (fsync, synchronous_commit as the session had them), "triggers" (the user triggers on events, disabled)}."""
+def copy_floor(url, columns, data, triggers):
+    """Time `COPY events (columns) FROM STDIN` of `data` in one transaction: with the user triggers on, then
+    committed (its rows are deleted by delete_imported), or, `triggers` false, after `ALTER TABLE events
+    DISABLE TRIGGER USER` in that transaction, then rolled back (nothing stays, the counts untouched).
+    The time is the COPY statement's alone, commit excluded in both. Returns {"rows", "seconds",
+    "commit" (seconds, None when rolled back), "settings" (fsync, synchronous_commit as the session had
+    them)}."""
     conn = psycopg2.connect(url)
     try:
         with conn.cursor() as cur:
@@ -193,36 +193,36 @@ def copy_floor(url, columns, data):
             for name in ("fsync", "synchronous_commit"):
                 cur.execute(f"SHOW {name}")
                 settings[name] = cur.fetchone()[0]
-            cur.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = 'events'::regclass AND NOT tgisinternal"
-                        " ORDER BY tgname")
-            triggers = [name for (name,) in cur.fetchall()]
             # The ALTER takes a lock on events that the service's idle pool never holds; not forever all the same.
             cur.execute("SET lock_timeout = '60s'")
-            cur.execute("ALTER TABLE events DISABLE TRIGGER USER")
+            if not triggers:
+                cur.execute("ALTER TABLE events DISABLE TRIGGER USER")
             started = time.perf_counter()
             cur.copy_expert(f"COPY events ({columns}) FROM STDIN", io.BytesIO(data), size=1 << 20)
             seconds = time.perf_counter() - started
             copied = cur.rowcount
-        conn.rollback()
+        commit = None
+        if triggers:
+            started = time.perf_counter()
+            conn.commit()
+            commit = time.perf_counter() - started
+        else:
+            conn.rollback()
     finally:
         conn.close()  # rolls back whatever a failure left open
-    return {"rows": copied, "seconds": seconds, "settings": settings, "triggers": triggers}
+    return {"rows": copied, "seconds": seconds, "commit": commit, "settings": settings}
 
 
-# --- the maintained counts (kept by the write path since migration 0013), checked against the rows ----------
+# --- the maintained counts (migrations 0005 and 0010), checked against the rows ------------------------------
 COUNT_TABLES = {"event_counts_by_day": "type, day", "event_counts_by_target": "target_type, target_guid, type"}
-# What each count table keeps per key, and how two of them add up (a day's id bounds: the widest).
-COUNT_VALUES = {"event_counts_by_day": ("n, first_id, last_id", "sum(n), min(first_id), max(last_id)"),
-                "event_counts_by_target": ("n", "sum(n)")}
 COUNTS_SNAPSHOT = "bench_snapshot_"  # + table
 
 
 def _count_deltas(source):
-    """{count table: SELECT of the keys and values that the events of `source` add}, by migration 0010's SQL (what
-    its triggers added), not the write path's code: the check compares the two."""
+    """{count table: SELECT of the (keys, n) that the events of `source` add}, as the triggers compute them."""
     targets = dataset_migration("0010_more_event_counts")
-    return {"event_counts_by_day": "SELECT type, (timestamp AT TIME ZONE 'UTC')::date, count(*), min(id), max(id)"
-                                   f" FROM {source} GROUP BY 1, 2",
+    return {"event_counts_by_day": f"SELECT type, (timestamp AT TIME ZONE 'UTC')::date, count(*) FROM {source}"
+                                   " GROUP BY 1, 2",
             "event_counts_by_target": targets._target_deltas(source, targets.TARGETS)}
 
 
@@ -249,23 +249,23 @@ def _counts_connection(url):
     return conn
 
 
-def count_mismatches(url, added_after):
-    """{count table: (mismatching keys, a few of them)}: where the maintained counts (and days' id bounds) differ
-    from the snapshot's plus what the events with ids above `added_after` add. A count of 0 is the same as no
-    row (the app's deletes leave their rows at 0)."""
-    deltas = _count_deltas(f"(SELECT * FROM events WHERE id > {int(added_after)}) AS added")
+def count_mismatches(url, added_after=None):
+    """{count table: (mismatching keys, a few of them)}: where the maintained counts differ from the snapshot's
+    plus what the events with ids above `added_after` add (None: from the snapshot alone). A count of 0 is
+    the same as no row (a delete leaves its rows at 0)."""
+    deltas = _count_deltas(f"(SELECT * FROM events WHERE id > {int(added_after)}) AS added") \
+        if added_after is not None else {}
     conn = _counts_connection(url)
     found = {}
     try:
         with conn.cursor() as cur:
             for table, keys in COUNT_TABLES.items():
-                values, sums = COUNT_VALUES[table]
-                parts = [f"SELECT {keys}, {values} FROM {COUNTS_SNAPSHOT}{table}",
-                         f"SELECT * FROM ({deltas[table]}) AS delta"]
-                expected = (f"SELECT {keys}, {sums} FROM ({' UNION ALL '.join(parts)}) AS e"
+                parts = [f"SELECT {keys}, n FROM {COUNTS_SNAPSHOT}{table}"]
+                if table in deltas:
+                    parts.append(f"SELECT * FROM ({deltas[table]}) AS delta")
+                expected = (f"SELECT {keys}, sum(n) AS n FROM ({' UNION ALL '.join(parts)}) AS e"
                             f" GROUP BY {keys} HAVING sum(n) <> 0")
-                cur.execute(f"WITH expected AS ({expected}),"
-                            f" actual AS (SELECT {keys}, {values} FROM {table} WHERE n <> 0)"
+                cur.execute(f"WITH expected AS ({expected}), actual AS (SELECT {keys}, n FROM {table} WHERE n <> 0)"
                             " SELECT 'expected', * FROM (SELECT * FROM expected EXCEPT ALL SELECT * FROM actual) AS a"
                             " UNION ALL"
                             " SELECT 'found', * FROM (SELECT * FROM actual EXCEPT ALL SELECT * FROM expected) AS b")
@@ -277,9 +277,8 @@ def count_mismatches(url, added_after):
 
 
 def restore_counts(url):
-    """The count tables as the snapshot has them once the rows written since are deleted (delete_events): the
-    rows that delete left at 0 removed, and days' id bounds that the writes widened put back. Returns the rows
-    still differing from it (0 when restored: the delete took out exactly what the rows added)."""
+    """The count tables as the snapshot has them (the rows a delete left at 0, and days' id bounds that a
+    write widened). Returns the rows still differing from it (0 when restored)."""
     conn = _counts_connection(url)
     differing = 0
     try:
