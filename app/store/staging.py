@@ -67,7 +67,9 @@ def _staging_table(model):
 def _copy(connection, statement, text):
     cursor = connection.connection.cursor()
     try:
-        cursor.copy_expert(statement, io.StringIO(text))
+        # In one piece: psycopg2 reads the file holding the GIL, a piece at a time, and the importer's parsing
+        # thread, which holds the GIL for up to 5 ms between switches, starved the COPY of pieces.
+        cursor.copy_expert(statement, io.StringIO(text), size=max(len(text), 8192))
     except psycopg2.Error as error:
         # As SQLAlchemy wraps what it runs itself: a lost connection is an outage (503), a deadlock
         # tried again, a value too long a DataError.

@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime, timezone
 from functools import cache
 from types import SimpleNamespace
+from typing import NamedTuple
 
 from blinker import Namespace
 from psycopg2.extensions import TransactionRollbackError
@@ -135,19 +136,18 @@ def _table_rows(model, rows):
             for row in rows]
 
 
-def _insert_audit_events(model, unique, refuse):
+def _insert_audit_events(model, unique, lines, refuse):
     # Insert first: on SQLite this takes the write lock at once, and on PostgreSQL a concurrent
     # writer of the same guid waits here until the other commits, so the comparison below always
     # sees the row that won.
-    rows = [row for row, _ in unique.values()]
-    if _copies(rows):
-        lines = staging.copy_lines(model, rows)
+    if lines is not None:
         if staging.copy_new(model, lines):
             return {}, set(unique), []
         new_guids = set(staging.insert_copied(model, lines, conflict="guid"))
     else:
         table = model.__table__
         insert_or_skip = dialect_insert(table).on_conflict_do_nothing(index_elements=["guid"])
+        rows = [row for row, _ in unique.values()]
         new_guids = set(db.session.scalars(insert_or_skip.returning(table.c.guid), _table_rows(model, rows)).all())
     stored = _stored(model, unique.keys() - new_guids)
     return stored, new_guids, _conflicts(unique, stored, refuse)
@@ -159,7 +159,7 @@ def _copies(rows):
     return len(rows) >= staging.COPY_FROM_ROWS and db.engine.dialect.name == "postgresql"
 
 
-def _insert_usage_events(model, unique, refuse):
+def _insert_usage_events(model, unique, lines, refuse):
     stream = model.__tablename__
     if db.engine.dialect.name == "sqlite":
         # One writer at a time: take the database's write lock before reading, or the commit could be
@@ -173,9 +173,9 @@ def _insert_usage_events(model, unique, refuse):
         # positions commit in order and without gaps, is held for one INSERT and the commit. A writer
         # of the same guid that commits first makes this INSERT fail; write_events then tries again,
         # and finds that event stored.
-        if _copies(new_rows):
+        if lines is not None and _copies(new_rows):
             # Copied before the lock is taken: under it, one INSERT … SELECT numbers them in order.
-            staging.copy_rows(model, staging.copy_lines(model, new_rows))
+            staging.copy_rows(model, [line for guid, line in zip(unique, lines, strict=True) if guid not in stored])
             staging.insert_staged(model, first_id=take_positions(stream, len(new_rows)))
         else:
             first = take_positions(stream, len(new_rows))
@@ -190,19 +190,31 @@ def _worth_retrying(error):
     return isinstance(error.orig, TransactionRollbackError) or isinstance(error, IntegrityError)
 
 
-def write_events(model, items, time_field, before_commit=None, refuse_conflicts=True):
-    """Store validated `items` (dicts of model attributes) in one transaction.
+class Batch(NamedTuple):
+    """A write made ready without the database (prepare): its guids in request order, its rows by guid, and,
+    when it goes by COPY, their lines of COPY text in the same order (else None)."""
 
-    A guid already stored with the same content is a replay and succeeds without writing; with
-    other content the whole batch is refused (409) and nothing is written; or, without
-    `refuse_conflicts`, that event alone is left as it is stored and named in the result.
-    `before_commit(new guids)` runs in the same transaction, last (the follower moves its position so).
-    """
+    model: type
+    guids: list
+    unique: dict
+    lines: list | None
+
+
+def prepare(model, items, time_field):
+    """The Python half of a write: guids and times filled in, repeats folded, conflicts inside the batch
+    refused (409), COPY text made. The importer prepares one batch while the database stores the last."""
     guids, unique = _prepare(model, items, time_field)
-    store = _insert_usage_events if model in USAGE_MODELS else _insert_audit_events
+    rows = [row for row, _ in unique.values()]
+    return Batch(model, guids, unique, staging.copy_lines(model, rows) if _copies(rows) else None)
+
+
+def store(batch, before_commit=None, refuse_conflicts=True):
+    """The database half of a write: `batch` (prepare's) stored in one transaction. See write_events."""
+    model, unique = batch.model, batch.unique
+    insert_batch = _insert_usage_events if model in USAGE_MODELS else _insert_audit_events
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            stored, new_guids, conflicts = store(model, unique, refuse_conflicts)
+            stored, new_guids, conflicts = insert_batch(model, unique, batch.lines, refuse_conflicts)
             if before_commit is not None:
                 before_commit(new_guids)
             db.session.commit()
@@ -217,4 +229,15 @@ def write_events(model, items, time_field, before_commit=None, refuse_conflicts=
     metrics.events_written(model.__tablename__, len(new_guids))
     if new_guids and model in USAGE_MODELS:
         usage_events_written.send(model)
-    return Written(guids, unique, stored, new_guids, conflicts)
+    return Written(batch.guids, unique, stored, new_guids, conflicts)
+
+
+def write_events(model, items, time_field, before_commit=None, refuse_conflicts=True):
+    """Store validated `items` (dicts of model attributes) in one transaction.
+
+    A guid already stored with the same content is a replay and succeeds without writing; with
+    other content the whole batch is refused (409) and nothing is written; or, without
+    `refuse_conflicts`, that event alone is left as it is stored and named in the result.
+    `before_commit(new guids)` runs in the same transaction, last (the follower moves its position so).
+    """
+    return store(prepare(model, items, time_field), before_commit, refuse_conflicts)

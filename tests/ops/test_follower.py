@@ -29,6 +29,7 @@ from app.ops.upstream import Fatal, Upstream
 from app.store.models import AppUsageEvent, Event, FollowerPosition
 from tests import REPOSITORY
 from tests.conftest import SECRET, fresh_postgres_database, make_app
+from tests.figures import assert_figures_exact
 from tests.pgcluster import free_port
 
 BASE = "https://events.example.com"
@@ -191,6 +192,8 @@ def test_a_follow_copies_every_event_exactly_while_writers_write(stores, dialect
     assert follow_once(copy_app, upstream.url, dialect)[0] == {"audit_events": 0, "app_usage_events": 0,
                                                                "service_usage_events": 0}
     assert_copy_is_exact(upstream, copy_app, dialect)
+    with copy_app.app_context():
+        assert_figures_exact()  # the counts and known resources of what the follower stored
     if dialect == "v3":
         # v2 reads the copy as the original but for what v3 does not show: its actors' usernames.
         original, copied = everything(upstream.client, "v2"), everything(copy_app.test_client(), "v2")

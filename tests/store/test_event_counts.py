@@ -12,9 +12,10 @@ from app.store import event_counts
 from app.store.audit_events import BY_TIME, FIELDS, prune_audit_events
 from app.store.event_counts import counted_filter
 from app.store.filters import conditions
-from app.store.models import Event, EventCountByDay, EventCountByTarget
+from app.store.models import Event, EventCountByDay
 from app.store.pages import fetch_page
 from tests.factories import EventFactory
+from tests.figures import recounted
 
 Q_KEYS = ("timestamp", "type", "actee", "space_guid", "organization_guid")
 
@@ -43,24 +44,6 @@ def make_events(rnd, count):
             space_guid=space, organization_guid=SPACES.get(space),
         ))
     return events
-
-
-def recounted():
-    """The counts as a GROUP BY over the events finds them now, and as the tables hold them (without zeros)."""
-    by_day_sql = ("SELECT type, date(timestamp), count(*) FROM events GROUP BY 1, 2"
-                  if db.engine.dialect.name == "sqlite"
-                  else "SELECT type, (timestamp AT TIME ZONE 'UTC')::date, count(*) FROM events GROUP BY 1, 2")
-    expected_days = {(t, str(d)): n for t, d, n in db.session.execute(text(by_day_sql))}
-    expected_targets = {}
-    for column, kind in (("space_guid", "space"), ("organization_guid", "organization"), ("actee", "actee"),
-                         ("actor", "actor"), ("actor_name", "actor_name")):
-        for guid, t, n in db.session.execute(text(
-                f"SELECT {column}, type, count(*) FROM events WHERE {column} IS NOT NULL GROUP BY 1, 2")):
-            expected_targets[(kind, guid, t)] = n
-    days = {(r.type, str(r.day)): r.n for r in db.session.scalars(select(EventCountByDay)) if r.n}
-    targets = {(r.target_type, r.target_guid, r.type): r.n for r in db.session.scalars(select(EventCountByTarget))
-               if r.n}
-    return (expected_days, expected_targets), (days, targets)
 
 
 def assert_counts_exact():
