@@ -17,17 +17,20 @@ the position: closed segments go to usage_segments, and every change of a runnin
 series' per-day sums (UsageDay). Reports (reports.py) read only these, so pruning or purging the
 raw events, which fold first, changes no report.
 """
+import io
 import logging
+import re
 import sys
 import time
 from collections import defaultdict
 from datetime import date, timedelta
+from functools import cache
+from operator import attrgetter
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from psycopg2.extras import execute_values
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import BigInteger, cast, extract, func, select, tuple_, update
 
 from app.base.extensions import db, dialect_insert
 from app.store.models import AppUsageEvent, ServiceUsageEvent
@@ -41,12 +44,24 @@ DAY = 86400
 EPOCH = date(1970, 1, 1)
 # Events folded per transaction: a write folds what is pending after it commits, a report before it reads.
 FOLD_BATCH = 20_000
+# Events folded per transaction by `events fold`, which catches up with a whole stream: a longer batch
+# writes fewer meter rows an event (a process is touched by many of its events). A report that finds it
+# at work waits about as long as its own catch-up of as many events (reports.REPORT_FOLD_LIMIT) takes.
+CATCH_UP_BATCH = 100_000
 # Statement parameters per IN list (SQLite allows 32 766 in all).
 IN_CHUNK = 5000
+# From this many rows PostgreSQL is written by COPY; fewer (a write's own fold) go in one INSERT of values,
+# which saves the round trips of a temporary table.
+COPY_FROM_ROWS = 100
 
 
 def day_of(second):
-    return EPOCH + timedelta(days=second // DAY)
+    return _day(second // DAY)
+
+
+@cache
+def _day(number):
+    return EPOCH + timedelta(days=number)
 
 
 def start_of(day):
@@ -82,31 +97,33 @@ APP_STEPS = {"STARTED": ("app", OPEN), "STOPPED": ("app", CLOSE),
 SERVICE_STEPS = {"CREATED": OPEN, "UPDATED": OPEN, "DELETED": CLOSE}
 
 
-def _app_step(event):
-    """(kind, meter guid, action, figures, names) of an app usage event, or None."""
-    kind, action = APP_STEPS.get(event.state, (None, None))
+def _app_step(state, app_guid, task_guid, instance_count, memory_in_mb_per_instance, org_guid, space_guid,
+              space_name, app_name, parent_app_guid, parent_app_name, process_type, task_name):
+    """(kind, meter guid, action, figures, names) of an app usage event (its STREAMS columns), or None."""
+    kind, action = APP_STEPS.get(state, (None, None))
     if kind is None:
         return None
     if kind == "app":
-        guid, name, detail, instances = event.app_guid, event.app_name, event.process_type, event.instance_count
+        guid, name, detail, instances = app_guid, app_name, process_type, instance_count
     else:
-        guid, name, detail, instances = event.task_guid, event.task_name, None, 1
+        guid, name, detail, instances = task_guid, task_name, None, 1
     if not guid:
         return None
-    return (kind, guid, action, (instances, event.memory_in_mb_per_instance, None),
-            (event.org_guid, event.space_guid, event.space_name, name, event.parent_app_guid, event.parent_app_name,
-             detail, None))
+    return (kind, guid, action, (instances, memory_in_mb_per_instance, None),
+            (org_guid, space_guid, space_name, name, parent_app_guid, parent_app_name, detail, None))
 
 
-def _service_step(event):
-    action = SERVICE_STEPS.get(event.state)
-    if action is None or not event.service_instance_guid:
+def _service_step(state, service_instance_guid, service_plan_guid, org_guid, space_guid, space_name,
+                  service_instance_name, service_guid, service_label, service_instance_type, service_plan_name):
+    action = SERVICE_STEPS.get(state)
+    if action is None or not service_instance_guid:
         return None
-    return ("service", event.service_instance_guid, action, (1, 0, event.service_plan_guid),
-            (event.org_guid, event.space_guid, event.space_name, event.service_instance_name, event.service_guid,
-             event.service_label, event.service_instance_type, event.service_plan_name))
+    return ("service", service_instance_guid, action, (1, 0, service_plan_guid),
+            (org_guid, space_guid, space_name, service_instance_name, service_guid, service_label,
+             service_instance_type, service_plan_name))
 
 
+# {model: (its step, the columns the step takes, in its order)}
 STREAMS = {
     AppUsageEvent: (_app_step, ("state", "app_guid", "task_guid", "instance_count", "memory_in_mb_per_instance",
                                 "org_guid", "space_guid", "space_name", "app_name", "parent_app_guid",
@@ -115,7 +132,9 @@ STREAMS = {
                                         "space_guid", "space_name", "service_instance_name", "service_guid",
                                         "service_label", "service_instance_type", "service_plan_name")),
 }
-METER_COLUMNS = [column.key for column in UsageMeter.__table__.columns]
+METER_COLUMNS = tuple(column.key for column in UsageMeter.__table__.columns)
+SEGMENT_COLUMNS = ("kind", "guid", "org_guid", "space_guid", "parent_guid", "instances", "memory_in_mb", "plan_guid",
+                   "plan_name", "started", "stopped")
 
 
 class Meter:
@@ -127,8 +146,17 @@ class Meter:
         for name in METER_COLUMNS:
             setattr(self, name, columns.get(name))
 
+    @classmethod
+    def stored(cls, row):
+        """The meter of a stored row (its values in METER_COLUMNS' order)."""
+        meter = cls.__new__(cls)
+        for name, value in zip(METER_COLUMNS, row, strict=True):
+            setattr(meter, name, value)
+        return meter
+
     def row(self):
-        return {name: getattr(self, name) for name in METER_COLUMNS}
+        """Its values in METER_COLUMNS' order."""
+        return _METER_VALUES(self)
 
 
 class Fold:
@@ -167,18 +195,18 @@ class Fold:
         self._change(meter, at, 1)
 
     def _close(self, meter, at):
-        self.segments.append({
-            "kind": meter.kind, "guid": meter.guid, "org_guid": meter.org_guid, "space_guid": meter.space_guid,
-            "parent_guid": meter.parent_guid, "instances": meter.instances, "memory_in_mb": meter.memory_in_mb,
-            "plan_guid": meter.plan_guid, "plan_name": meter.plan_name, "started": meter.since, "stopped": at})
+        # In SEGMENT_COLUMNS' order.
+        self.segments.append((meter.kind, meter.guid, meter.org_guid, meter.space_guid, meter.parent_guid,
+                              meter.instances, meter.memory_in_mb, meter.plan_guid, meter.plan_name, meter.since, at))
         self._change(meter, at, -1)
         meter.since, meter.ended_at = None, at
 
     def _change(self, meter, at, sign):
         instances, mb = weights(meter.instances, meter.memory_in_mb)
         day = day_of(at)
+        change = (at, sign * instances, sign * mb, 1 if sign > 0 else 0)
         for series in series_of(meter.kind, meter.org_guid, meter.parent_guid, meter.plan_guid):
-            self.changes[series, day].append((at, sign * instances, sign * mb, 1 if sign > 0 else 0))
+            self.changes[series, day].append(change)
 
 
 # --- a day's sums -----------------------------------------------------------------------------------
@@ -224,7 +252,10 @@ class Day:
         return self.net if self.peak_before is None else max(self.peak_before, self.net)
 
     def row(self):
-        return {name: getattr(self, name) for name in self.__slots__}
+        return _DAY_VALUES(self)
+
+
+_METER_VALUES, _DAY_VALUES = attrgetter(*METER_COLUMNS), attrgetter(*Day.__slots__)
 
 
 def day_changes(kind, day, until=None):
@@ -276,49 +307,126 @@ def _chunks(items, size=IN_CHUNK):
         yield items[first:first + size]
 
 
+# --- reading and writing the rollups: a few statements per batch, whatever its size --------------------
+def _postgresql():
+    return db.engine.dialect.name == "postgresql"
+
+
 def _load_meters(keys):
-    meters = {}
-    by_kind = defaultdict(set)
+    """{(kind, guid): Meter} of the stored meters among `keys` (kind, guid)."""
+    by_kind = defaultdict(list)
     for kind, guid in keys:
-        by_kind[kind].add(guid)
+        by_kind[kind].append(guid)
+    connection, table = db.session.connection(), UsageMeter.__table__
+    rows = []
     for kind, guids in by_kind.items():
-        for chunk in _chunks(guids):
-            for row in db.session.execute(select(UsageMeter.__table__)
-                                          .where(UsageMeter.kind == kind, UsageMeter.guid.in_(chunk))).mappings():
-                meters[kind, row["guid"]] = Meter(**row)
-    return meters
+        if _postgresql():
+            # The guids as one array parameter: a statement of any size, planned as a join on the key.
+            rows += connection.exec_driver_sql(
+                f"SELECT {', '.join('m.' + name for name in METER_COLUMNS)} FROM usage_meters AS m "
+                "JOIN unnest(%(guids)s::text[]) AS k(guid) ON m.guid = k.guid WHERE m.kind = %(kind)s",
+                {"kind": kind, "guids": guids}).all()
+        else:
+            for chunk in _chunks(guids):
+                rows += connection.execute(select(table).where(table.c.kind == kind, table.c.guid.in_(chunk))).all()
+    return {(row[0], row[1]): Meter.stored(row) for row in rows}
 
 
 def _load_days(keys):
-    days = {}
-    for chunk in _chunks(keys):
-        for row in db.session.execute(select(UsageDay.__table__)
-                                      .where(tuple_(UsageDay.series, UsageDay.day).in_(chunk))).mappings():
-            days[row["series"], row["day"]] = Day(**row)
-    return days
+    """{(series, day): Day} of the stored days among `keys` (series, day)."""
+    connection, table = db.session.connection(), UsageDay.__table__
+    if _postgresql():
+        series, days = [series for series, _ in keys], [day for _, day in keys]
+        rows = connection.exec_driver_sql(
+            f"SELECT {', '.join('d.' + name for name in Day.__slots__)} FROM usage_days AS d "
+            "JOIN unnest(%(series)s::text[], %(days)s::date[]) AS k(series, day) ON d.series = k.series "
+            "AND d.day = k.day", {"series": series, "days": days}).all()
+    else:
+        rows = [row for chunk in _chunks(keys)
+                for row in connection.execute(select(table).where(tuple_(table.c.series, table.c.day).in_(chunk)))]
+    return {(row[0], row[1]): Day(*row) for row in rows}
 
 
-def _upsert(model, rows, keys):
+_SPECIAL = re.compile("[\\\n\r\t]")
+_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_text(value):
+    if value is None:
+        return "\\N"
+    return value.translate(_ESCAPES) if value.__class__ is str else str(value)
+
+
+def _copy_line(values):
+    """A row of ints, dates and texts (None: NULL) as a line of COPY text."""
+    # Guids and names seldom hold a character COPY reads specially: a row is searched once, not each text.
+    if _SPECIAL.search("".join([value for value in values if value.__class__ is str])):
+        return "\t".join(map(_copy_text, values)) + "\n"
+    return "\t".join(["\\N" if value is None else value if value.__class__ is str else str(value)
+                      for value in values]) + "\n"
+
+
+def _copy(table, names, rows):
+    """PostgreSQL: COPY `rows` (tuples in the order of `names`) into `table`, in the session's transaction:
+    it parses rows many times faster than an INSERT of values, which also costs a plan per statement."""
+    cursor = db.session.connection().connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {table} ({', '.join(names)}) FROM STDIN",
+                           io.StringIO("".join([_copy_line(row) for row in rows])))
+    finally:
+        cursor.close()
+
+
+def _by_copy(rows):
+    return len(rows) >= COPY_FROM_ROWS and _postgresql()
+
+
+def _insert(model, names, rows):
     if not rows:
         return
-    if db.engine.dialect.name == "postgresql":
-        return _upsert_values(model, rows, keys)
+    if _by_copy(rows):
+        return _copy(model.__tablename__, names, rows)
+    for chunk in _chunks(rows, 1000):
+        db.session.execute(model.__table__.insert(), [dict(zip(names, row, strict=True)) for row in chunk])
+
+
+def _upsert(model, names, rows, keys):
+    """Insert `rows` (tuples in the order of `names`), or update the stored row of the same `keys`."""
+    if not rows:
+        return
+    if _by_copy(rows):
+        # Into a temporary table of the same columns by COPY, then one INSERT ... SELECT ... ON CONFLICT.
+        staged = f"fold_{model.__tablename__}"
+        connection = db.session.connection()
+        connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {staged} (LIKE {model.__tablename__}); "
+                                   f"TRUNCATE {staged}")
+        _copy(staged, names, rows)
+        updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name not in keys)
+        connection.exec_driver_sql(
+            f"INSERT INTO {model.__tablename__} ({', '.join(names)}) SELECT {', '.join(names)} FROM {staged} "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
+        return
     statement = dialect_insert(model.__table__)
     statement = statement.on_conflict_do_update(
-        index_elements=keys, set_={name: statement.excluded[name] for name in rows[0] if name not in keys})
+        index_elements=keys, set_={name: statement.excluded[name] for name in names if name not in keys})
     for chunk in _chunks(rows, 1000):
-        db.session.execute(statement, chunk)
+        db.session.execute(statement, [dict(zip(names, row, strict=True)) for row in chunk])
 
 
-def _upsert_values(model, rows, keys):
-    """PostgreSQL: a page of rows per statement (psycopg2's execute_values); an executemany of an
-    upsert would be a round trip per row."""
-    names = list(rows[0])
-    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name not in keys)
-    sql = (f"INSERT INTO {model.__tablename__} ({', '.join(names)}) VALUES %s "
-           f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
-    cursor = db.session.connection().connection.cursor()
-    execute_values(cursor, sql, [tuple(row[name] for name in names) for row in rows], page_size=1000)
+def _second(column):
+    """An event's created_at in whole seconds (Python's int(timestamp())), worked out by the database."""
+    if _postgresql():
+        return cast(func.floor(extract("epoch", column)), BigInteger)
+    # SQLite keeps UTC text; its seconds are cut before strftime, which would round the milliseconds.
+    return cast(func.strftime("%s", func.substr(column, 1, 19)), BigInteger)
+
+
+def _events(model, columns, position, limit):
+    """Up to `limit` (None: all) events after `position`, in stream order: (id, second, *columns) rows."""
+    table = model.__table__
+    statement = (select(table.c.id, _second(table.c.created_at), *(table.c[name] for name in columns))
+                 .where(table.c.id > position).order_by(table.c.id))
+    return db.session.connection().execute(statement if limit is None else statement.limit(limit)).all()
 
 
 def fold_pending(model, limit=FOLD_BATCH, wait=True):
@@ -328,32 +436,26 @@ def fold_pending(model, limit=FOLD_BATCH, wait=True):
     fold_row = _lock(model.__tablename__, wait)
     if fold_row is None:
         return None
-    statement = (select(model.id, model.created_at, *(getattr(model, name) for name in columns))
-                 .where(model.id > fold_row.position).order_by(model.id))
-    events = db.session.execute(statement if limit is None else statement.limit(limit)).all()
+    events = _events(model, columns, fold_row.position, limit)
     if not events:
         return 0
-    steps = [(step_of(event), int(event.created_at.timestamp())) for event in events]
-    fold = Fold(_load_meters({step[:2] for step, _ in steps if step is not None}))
+    steps = [(step, event[1]) for event in events if (step := step_of(*event[2:])) is not None]
+    fold = Fold(_load_meters({step[:2] for step, _ in steps}))
     for step, second in steps:
-        if step is not None:
-            fold.apply(step, second)
+        fold.apply(step, second)
     days = _load_days(fold.changes.keys())
     recount = defaultdict(list)  # {(kind, day): [Day]}
     for (series, day), changes in fold.changes.items():
         row = days.setdefault((series, day), Day(series, day))
         if not row.add(changes):
             recount[kind_of_series(series), day].append(row)
-    if fold.segments:
-        for chunk in _chunks(fold.segments, 1000):
-            db.session.execute(UsageSegment.__table__.insert(), chunk)
-    _upsert(UsageMeter, [meter.row() for meter in fold.meters.values()], ["kind", "guid"])
-    db.session.flush()
+    _insert(UsageSegment, SEGMENT_COLUMNS, fold.segments)
+    _upsert(UsageMeter, METER_COLUMNS, [meter.row() for meter in fold.meters.values()], ["kind", "guid"])
     for same_day in recount.values():
         peaks_from_segments(same_day)  # reads the segments and meters just written
-    _upsert(UsageDay, [row.row() for row in days.values()], ["series", "day"])
-    latest = max(second for _, second in steps)
-    fold_row.position = events[-1].id
+    _upsert(UsageDay, Day.__slots__, [row.row() for row in days.values()], ["series", "day"])
+    latest = max(event[1] for event in events)
+    fold_row.position = events[-1][0]
     fold_row.folded_until = latest if fold_row.folded_until is None else max(fold_row.folded_until, latest)
     return len(events)
 
@@ -400,7 +502,7 @@ def fold_after_write(model):
 
 
 @click.command("fold")
-@click.option("--batch-size", default=FOLD_BATCH, show_default=True, type=click.IntRange(1, 1_000_000),
+@click.option("--batch-size", default=CATCH_UP_BATCH, show_default=True, type=click.IntRange(1, 1_000_000),
               help="Events folded per transaction.")
 @click.option("--follow", is_flag=True,
               help="Keep folding what writers store, every --interval seconds (with USAGE_FOLD_ON_WRITE=off).")

@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from app.store.models import AppUsageEvent
-from app.usage import reports, retention
+from app.usage import metering, reports, retention
 from app.usage.metering import catch_up
 from app.usage.reports import Period
 from app.usage.retention import prune_usage_stream
@@ -118,6 +118,16 @@ def test_a_purge_and_reseed_continues_what_was_running(app, stream, client, admi
     # One segment of 72 hours: the reseeded STARTED (at hour 48) opened none of its own.
     assert app_rows() == [("proc-1", 2, 256, 72 * HOUR), ("proc-2", 1, 256, 24 * HOUR)]
     assert month(reports.system_app_usages(AS_OF))["app_instance_hours"] == 2 * 72 + 24
+
+
+def test_names_come_through_the_fold_as_written(app, stream, monkeypatch):
+    # PostgreSQL from the first row by COPY, whose text gives a tab, a newline and a backslash a meaning.
+    monkeypatch.setattr(metering, "COPY_FROM_ROWS", 1)
+    names = {"app_name": "web\t1\\n", "space_name": "dev\nops\r", "process_type": "\\N", "parent_app_name": ""}
+    stream(app_usage("STARTED", 0, **names), app_usage("STOPPED", 1, **names))
+    row, = reports.organization_app_usages("org-1", MARCH, AS_OF)["app_usages"]
+    assert (row["app_name"], row["space_name"], row["process_type"], row["parent_application_name"]) == (
+        "web\t1\\n", "dev\nops\r", "\\N", "")
 
 
 def test_a_period_cuts_the_segments_that_cross_it(app, stream):
