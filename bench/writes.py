@@ -214,16 +214,19 @@ def copy_floor(url, columns, data, triggers):
 
 
 # --- the maintained counts (migrations 0005 and 0010), checked against the rows ------------------------------
-COUNT_TABLES = {"event_counts_by_day": "type, day", "event_counts_by_target": "target_type, target_guid, type"}
+COUNT_TABLES = {"event_counts_by_day": "type, day", "event_counts_by_target": "target_type, target_guid, type",
+                "event_counts_by_actee_day": "type, day, actee, actee_type, actee_name"}
 COUNTS_SNAPSHOT = "bench_snapshot_"  # + table
 
 
 def _count_deltas(source):
     """{count table: SELECT of the (keys, n) that the events of `source` add}, as the triggers compute them."""
     targets = dataset_migration("0010_more_event_counts")
+    crashes = dataset_migration("0013_crash_counts_by_actee_and_day")
     return {"event_counts_by_day": f"SELECT type, (timestamp AT TIME ZONE 'UTC')::date, count(*) FROM {source}"
                                    " GROUP BY 1, 2",
-            "event_counts_by_target": targets._target_deltas(source, targets.TARGETS)}
+            "event_counts_by_target": targets._target_deltas(source, targets.TARGETS),
+            "event_counts_by_actee_day": crashes._deltas(source)}
 
 
 def snapshot_counts(url):

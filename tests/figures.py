@@ -7,7 +7,14 @@ import importlib.util
 from sqlalchemy import select, text
 
 from app.base.extensions import db
-from app.store.models import EventCountByDay, EventCountByTarget, KnownResource, record_columns
+from app.store.models import (
+    CRASH_TYPES,
+    EventCountByActeeDay,
+    EventCountByDay,
+    EventCountByTarget,
+    KnownResource,
+    record_columns,
+)
 
 from . import REPOSITORY
 
@@ -33,10 +40,16 @@ def recounted():
         for guid, t, n in db.session.execute(text(
                 f"SELECT {column}, type, count(*) FROM events WHERE {column} IS NOT NULL GROUP BY 1, 2")):
             expected_targets[(kind, guid, t)] = n
+    crash_types = ", ".join(f"'{name}'" for name in sorted(CRASH_TYPES))
+    expected_crashes = {(t, str(d), *actee): n for t, d, *actee, n in db.session.execute(text(
+        f"SELECT type, {day}, actee, actee_type, actee_name, count(*) FROM events WHERE type IN ({crash_types})"
+        " GROUP BY 1, 2, 3, 4, 5"))}
+    crashes = {(r.type, str(r.day), r.actee, r.actee_type, r.actee_name): r.n
+               for r in db.session.scalars(select(EventCountByActeeDay)) if r.n}
     days = {(r.type, str(r.day)): r.n for r in db.session.scalars(select(EventCountByDay)) if r.n}
     targets = {(r.target_type, r.target_guid, r.type): r.n for r in db.session.scalars(select(EventCountByTarget))
                if r.n}
-    return (expected_days, expected_targets), (days, targets)
+    return (expected_days, expected_targets, expected_crashes), (days, targets, crashes)
 
 
 def known_resources():

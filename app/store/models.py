@@ -83,6 +83,24 @@ class EventCountByTarget(db.Model):
     n: Mapped[int] = mapped_column(BigInteger)
 
 
+# The types counted by actee and day (migration 0013): the console ranks apps by their crashes.
+CRASH_TYPES = frozenset({"app.crash", "audit.app.process.crash"})
+
+
+class EventCountByActeeDay(db.Model):
+    """How many crashes (CRASH_TYPES) each actee, as named by the events, had on each UTC day (triggers of
+    migration 0013): the console's ranking of the apps that crash most reads these, not the crashes."""
+
+    __tablename__ = "event_counts_by_actee_day"
+
+    type: Mapped[str] = mapped_column(Name, primary_key=True)
+    day = mapped_column(Date, primary_key=True)
+    actee: Mapped[str] = mapped_column(Guid, primary_key=True)
+    actee_type: Mapped[str] = mapped_column(Name, primary_key=True)
+    actee_name: Mapped[str] = mapped_column(Name, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
 class UsageStream(db.Model):
     """A usage-event stream's positions: the last one handed out, and where the unbroken run starts.
 

@@ -21,9 +21,9 @@ Cost on a large store (tests/store/test_plans.py holds the plans to index scans)
 - daily, for a platform-wide reader: a sum over event_counts_by_day's rows of the range (types × days),
   never the events. For any other reader: the events of their spaces and organizations in the range,
   read through the (space_guid | organization_guid, timestamp) indexes.
-- top_targets: the events of `types` in the range, read through the (type, timestamp) index: proportional
-  to the crashes of a month, not to the store. (The counts by target are all-time, so they cannot rank
-  a period.)
+- top_targets, for a platform-wide reader ranking crashes (models.CRASH_TYPES): a sum over the counts by
+  actee and day of the range (event_counts_by_actee_day), never the events. Otherwise the events of
+  `types` in the range, read through the (type, timestamp) index: proportional to them, not to the store.
 - app_usage_states: one range of the (app_guid, id) index.
 """
 from datetime import datetime, time, timedelta, timezone
@@ -37,7 +37,7 @@ from app.base.fields import is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
 from app.identity.visibility import sees_every_event, visible_events, visible_usage_events
 from app.store.catalogue import CATEGORIES, EVENT_TYPES
-from app.store.models import AppUsageEvent, Event, EventCountByDay, record_columns
+from app.store.models import CRASH_TYPES, AppUsageEvent, Event, EventCountByActeeDay, EventCountByDay, record_columns
 
 from ..auth import require_scope
 from ..responses import json_response
@@ -140,12 +140,21 @@ def audit_event_stats_top_targets():
     types = [name for name in split_list(args.get("types", "app.crash")) if name]
     if not types or not all(is_storable(name) for name in types):
         raise ApiError("BadQueryParameter", "types must be a comma list of event types")
-    day = _utc_day(Event.timestamp)
-    # One pass over the range's events of these types, grouped by target and day; ranked here.
-    statement = (select(Event.actee, Event.actee_type, func.max(Event.actee_name), day, func.count())
-                 .where(visible_events(identity, "v3"), Event.type.in_(types),
-                        Event.timestamp >= since, Event.timestamp < until)
-                 .group_by(Event.actee, Event.actee_type, day))
+    if sees_every_event(identity) and CRASH_TYPES.issuperset(types):
+        # From the counts by actee and day: as many rows as crashing apps × days, whatever the crashes.
+        counts = EventCountByActeeDay
+        statement = (select(counts.actee, counts.actee_type, func.max(counts.actee_name), counts.day,
+                            cast(func.sum(counts.n), BigInteger))
+                     .where(counts.type.in_(types), counts.day >= since.date(), counts.day < until.date(),
+                            counts.n > 0)  # a name whose events were all deleted is gone
+                     .group_by(counts.actee, counts.actee_type, counts.day))
+    else:
+        # One pass over the range's events of these types, grouped by target and day.
+        day = _utc_day(Event.timestamp)
+        statement = (select(Event.actee, Event.actee_type, func.max(Event.actee_name), day, func.count())
+                     .where(visible_events(identity, "v3"), Event.type.in_(types),
+                            Event.timestamp >= since, Event.timestamp < until)
+                     .group_by(Event.actee, Event.actee_type, day))
     dates = [date_.isoformat() for date_ in _dates(since, until)]
     position = {date_: n for n, date_ in enumerate(dates)}
     targets = {}

@@ -1,11 +1,13 @@
 """The console's files, and the v3 extension it reads its overview from (app/api/v3/stats.py): whole JSON
 answers for hand-made data, the visibility of the audit event list, and the errors in v3's shape."""
 import pathlib
+import random
 from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
 from app.api import console
+from app.base.extensions import db
 from app.identity.tokens import ADMIN, GLOBAL_AUDITOR, READ
 from app.store.catalogue import CATEGORIES
 from tests.factories import EventFactory
@@ -153,3 +155,39 @@ def test_the_console_is_served_from_the_package_with_a_strict_policy(client):
         again = client.get(f"/console/{name}", headers={"If-None-Match": asset.headers["ETag"]})
         assert again.status_code == 304
     assert client.get("/console/missing.js").get_json()["error_code"] == "CF-NotFound"
+
+
+def test_the_top_crashes_from_the_counts_equal_a_pass_over_the_crashes(client, admin, monkeypatch):
+    """For a platform-wide reader the crash ranking is read from the counts by actee and day (no statement
+    reads the events), and equals the ranking read from the crashes themselves, after writes, renames and
+    deletes; types outside the counted ones are read from the events."""
+    from sqlalchemy import event as sql_event
+
+    from app.api.v3 import stats
+
+    rnd = random.Random(4)
+    crashes = [{"guid": f"c-{n}", "type": rnd.choice(["app.crash", "audit.app.process.crash", "audit.app.update"]),
+                "actor": "u", "actor_type": "user", "actee": f"app-{rnd.randrange(6)}", "actee_type": "app",
+                "actee_name": rnd.choice(["web", "api", ""]), "space_guid": "space-1", "organization_guid": "org-1",
+                "timestamp": iso(MIDNIGHT - timedelta(days=rnd.randrange(-1, 40), seconds=rnd.randrange(86400))),
+                "metadata": {"request": {}}} for n in range(300)]
+    for event in crashes:
+        if event["type"] != "audit.app.update":
+            event["metadata"] = {"instance": "i", "index": 0, "exit_status": 1, "exit_description": "x",
+                                 "reason": "CRASHED", "version": "v1"}
+    assert client.post("/v2/events", json=crashes, headers=admin).status_code == 201
+    for guid in ("c-1", "c-2", "c-3"):
+        assert client.delete(f"/v2/events/{guid}", headers=admin).status_code == 204
+    statements = []
+    sql_event.listen(db.engines[None], "before_cursor_execute",
+                     lambda conn, cursor, statement, *rest: statements.append(statement))
+    for query in ("", "?days=3", "?days=366&limit=100", "?types=audit.app.process.crash,app.crash&days=45"):
+        statements.clear()
+        counted = get(client, admin, f"/v3/audit_event_stats/top_targets{query}")
+        assert counted["resources"] and not [s for s in statements if " events" in s], statements
+        with monkeypatch.context() as patch:
+            patch.setattr(stats, "CRASH_TYPES", frozenset())
+            assert get(client, admin, f"/v3/audit_event_stats/top_targets{query}") == counted
+    statements.clear()
+    get(client, admin, "/v3/audit_event_stats/top_targets?types=app.crash,audit.app.update")
+    assert [s for s in statements if "FROM events" in s]
