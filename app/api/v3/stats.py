@@ -21,15 +21,16 @@ Cost on a large store (tests/store/test_plans.py holds the plans to index scans)
 - daily, for a platform-wide reader: a sum over event_counts_by_day's rows of the range (types × days),
   never the events. For any other reader: the events of their spaces and organizations in the range,
   read through the (space_guid | organization_guid, timestamp) indexes.
-- top_targets, for a platform-wide reader ranking crashes (models.CRASH_TYPES): a sum over the counts by
-  actee and day of the range (event_counts_by_actee_day), never the events. Otherwise the events of
+- top_targets, for a platform-wide reader ranking crashes (models.CRASH_TYPES): a sum per target over the
+  counts by actee and day of the range (event_counts_by_actee_day), then the days of the top ones only;
+  never the events. Otherwise the events of
   `types` in the range, read through the (type, timestamp) index: proportional to them, not to the store.
 - app_usage_states: one range of the (app_guid, id) index.
 """
 from datetime import datetime, time, timedelta, timezone
 
 from flask import request
-from sqlalchemy import BigInteger, Date, cast, func, select
+from sqlalchemy import BigInteger, Date, cast, func, select, tuple_
 
 from app.base.errors import ApiError
 from app.base.extensions import db, read
@@ -130,6 +131,11 @@ def audit_event_stats_daily():
                           "days": list(days.values())})
 
 
+def _ranked(totals, limit):
+    """The `limit` first of (guid, type, name, total) rows: most events first, then by name and guid."""
+    return sorted(totals, key=lambda row: (-row[3], row[2] or "", row[0], row[1]))[:limit]
+
+
 @bp.get("/audit_event_stats/top_targets")
 def audit_event_stats_top_targets():
     """The targets with most events of some types (extension): app.crash by default, per day for sparklines."""
@@ -141,31 +147,36 @@ def audit_event_stats_top_targets():
     if not types or not all(is_storable(name) for name in types):
         raise ApiError("BadQueryParameter", "types must be a comma list of event types")
     if sees_every_event(identity) and CRASH_TYPES.issuperset(types):
-        # From the counts by actee and day: as many rows as crashing apps × days, whatever the crashes.
+        # From the counts by actee and day, never the crashes: each target's total and greatest name (a row
+        # per target), then the days of the top ones only.
         counts = EventCountByActeeDay
-        statement = (select(counts.actee, counts.actee_type, func.max(counts.actee_name), counts.day,
-                            cast(func.sum(counts.n), BigInteger))
-                     .where(counts.type.in_(types), counts.day >= since.date(), counts.day < until.date(),
-                            counts.n > 0)  # a name whose events were all deleted is gone
-                     .group_by(counts.actee, counts.actee_type, counts.day))
+        target = (counts.actee, counts.actee_type)
+        where = [counts.type.in_(types), counts.day >= since.date(), counts.day < until.date(),
+                 counts.n > 0]  # a name whose events were all deleted is gone
+        events = cast(func.sum(counts.n), BigInteger)
+        ranked = _ranked(read(select(*target, func.max(func.nullif(counts.actee_name, "")), events)
+                              .where(*where).group_by(*target)).all(), limit)
+        top = tuple_(*target).in_([(guid, type_) for guid, type_, _, _ in ranked])
+        days = read(select(*target, counts.day, events).where(*where, top).group_by(*target, counts.day)).all() \
+            if ranked else []
     else:
-        # One pass over the range's events of these types, grouped by target and day.
-        day = _utc_day(Event.timestamp)
-        statement = (select(Event.actee, Event.actee_type, func.max(Event.actee_name), day, func.count())
-                     .where(visible_events(identity, "v3"), Event.type.in_(types),
-                            Event.timestamp >= since, Event.timestamp < until)
-                     .group_by(Event.actee, Event.actee_type, day))
+        # One pass over the range's events of these types (through the index on type and time), by target
+        # and day; totals and names added up here.
+        target, day = (Event.actee, Event.actee_type), _utc_day(Event.timestamp)
+        days = read(select(*target, day, func.count(), func.max(func.nullif(Event.actee_name, "")))
+                    .where(visible_events(identity, "v3"), Event.type.in_(types), Event.timestamp >= since,
+                           Event.timestamp < until)
+                    .group_by(*target, day)).all()
+        totals = {}
+        for guid, type_, _, n, name in days:
+            _, _, known, total = totals.get((guid, type_), (guid, type_, None, 0))
+            totals[(guid, type_)] = (guid, type_, max(filter(None, (known, name)), default=None), total + n)
+        ranked = _ranked(totals.values(), limit)
     dates = [date_.isoformat() for date_ in _dates(since, until)]
-    position = {date_: n for n, date_ in enumerate(dates)}
-    targets = {}
-    for guid, type_, name, date_, n in read(statement).all():
-        target = targets.setdefault((guid, type_), {"guid": guid, "type": type_, "name": name, "total": 0,
-                                                    "daily": [0] * len(dates)})
-        target["total"] += n
-        target["name"] = max(filter(None, (target["name"], name)), default=None)
-        if (index := position.get(_day_key(date_))) is not None:
-            target["daily"][index] += n
-    ranked = sorted(targets.values(), key=lambda t: (-t["total"], t["name"] or "", t["guid"]))[:limit]
+    daily = {(guid, type_, _day_key(date_)): n for guid, type_, date_, n, *_ in days}
+    ranked = [{"guid": guid, "type": type_, "name": name, "total": total,
+               "daily": [daily.get((guid, type_, date_), 0) for date_ in dates]}
+              for guid, type_, name, total in ranked]
     return json_response({"since": _iso(since), "until": _iso(until), "types": types, "dates": dates,
                           "resources": ranked})
 
