@@ -16,12 +16,17 @@ An upstream purge-and-reseed makes it refuse the follower's after_guid: the stre
 its first event (what was stored stays: apps that were started stay known, which CC itself forgets).
 Several followers may run at once: a lock per stream (PostgreSQL's advisory locks; on SQLite a file
 lock) lets one at a time work on it.
+
+The next page's URL is known from a page alone, not from its storing: while a page is stored (this
+thread waits on the database), a thread of its own fetches, decodes and prepares the next (Prefetch),
+one page ahead, never more. Pages are still stored one at a time and in order, by this thread only.
 """
 import contextlib
 import fcntl
 import logging
 import os
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -30,6 +35,7 @@ from hashlib import blake2b
 from urllib.parse import urlencode
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 from sqlalchemy import select, text, update
@@ -40,7 +46,7 @@ from app.base.extensions import db
 from app.base.fields import parse_time
 from app.store.loading import FastLoader
 from app.store.models import AppUsageEvent, Event, FollowerPosition, ServiceUsageEvent
-from app.store.writes import utcnow, write_events
+from app.store.writes import prepare, store, utcnow
 
 from .upstream import CursorGone, Fatal, Upstream, absolute
 
@@ -167,6 +173,42 @@ class Page:
         return parse_time(value.replace("Z", "+00:00"))
 
 
+class Prefetch:
+    """One page fetched, decoded and made ready to store (Follower._fetch) in a thread of its own, while the
+    caller stores the page before it. `result()` is the page, or raises what fetching it raised (a
+    CursorGone, a Fatal) where a fetch in the caller's thread would have. `abandon()` stops it: an
+    upstream's retries end at their next try, and nothing it did needs undoing (it writes nothing)."""
+
+    def __init__(self, fetch, url):
+        self.stop, self.done = threading.Event(), threading.Event()
+        self.page = self.error = None
+        app = current_app._get_current_object()
+
+        def run():
+            try:
+                with app.app_context():
+                    self.page = fetch(url, self.stop)
+            except BaseException as error:  # handed to the caller by result()
+                self.error = error
+            finally:
+                self.done.set()
+
+        # A daemon: a follower stopped by ^C while the upstream is down exits without waiting for it.
+        self.thread = threading.Thread(target=run, name="follow-fetch", daemon=True)
+        self.thread.start()
+
+    def result(self):
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.page
+
+    def abandon(self, wait=True):
+        self.stop.set()
+        if wait:
+            self.thread.join()
+
+
 class Follower:
     """Follows the streams of one upstream (an upstream.Upstream) into this store."""
 
@@ -212,21 +254,29 @@ class Follower:
         position = _position(stream, self.upstream.api, self.dialect)
         since = position.newest_at - self.overlap if position.newest_at else None
         since = since.replace(microsecond=0) if since else None
-        url, stored, seen, total = self._times_url(stream, since), 0, 0, None
-        while url:
-            page = Page(self.upstream.get(url), self.dialect, self.upstream.api)
-            total = total if total is not None else page.total
-            stored += self._store(stream, page, position)
-            seen += len(page.resources)
-            self.report(stream.name, stored, seen, total)
-            if not page.next or not page.resources:
-                break
-            last = page.time_of(page.resources[-1], self.dialect, stream).replace(microsecond=0)
-            if since is None or last > since:
-                # A query of its own from the last second: no page of it can shift under deletes.
-                since, url = last, self._times_url(stream, last)
-            else:
-                url = page.next  # more than a page in one second: its pages, as the upstream links them
+        stored, seen, total = 0, 0, None
+        pending = self._prefetch(stream, self._times_url(stream, since))
+        try:
+            while pending:
+                page = pending.result()
+                total = total if total is not None else page.total
+                url = None
+                if page.next and page.resources:
+                    last = page.time_of(page.resources[-1], self.dialect, stream).replace(microsecond=0)
+                    if since is None or last > since:
+                        # A query of its own from the last second: no page of it can shift under deletes.
+                        since, url = last, self._times_url(stream, last)
+                    else:
+                        url = page.next  # more than a page in one second: its pages, as the upstream links them
+                # The next page is fetched while this one is stored.
+                pending = self._prefetch(stream, url) if url else None
+                stored += self._store(stream, page, position)
+                seen += len(page.resources)
+                self.report(stream.name, stored, seen, total)
+        except BaseException as error:
+            if pending:
+                pending.abandon(wait=isinstance(error, Exception))
+            raise
         return stored
 
     # --- the usage streams: after a guid an overlap behind the head --------------------------------
@@ -244,34 +294,50 @@ class Follower:
         recent = deque()  # (guid, time) of what was read since `resume`
         stored = seen = 0
         total = None
-        while True:
-            try:
-                page = Page(self.upstream.get(self._cursor_url(stream, after)), self.dialect, self.upstream.api)
-            except CursorGone:
-                log.warning("%s: %s no longer knows %s, its stream was purged and reseeded upstream: reading it "
-                            "again from its first event (what was stored stays)", stream.name, self.upstream.api,
-                            after)
-                after = resume = None
-                recent.clear()
-                continue
-            total = total if total is not None else page.total
-            for resource in page.resources:
-                guid = resource["guid"] if self.dialect == "v3" else resource["metadata"]["guid"]
-                moment = page.time_of(resource, self.dialect, stream)
-                recent.append((guid, moment))
-                while recent and recent[0][1] <= moment - self.overlap:
-                    resume = recent.popleft()[0]
-            if page.resources:
-                after = recent[-1][0]
-            stored += self._store(stream, page, position, resume_after=resume, head=after)
-            seen += len(page.resources)
-            self.report(stream.name, stored, seen, total)
-            if not page.next or not page.resources:
-                return stored
+        pending = self._prefetch(stream, self._cursor_url(stream, after))
+        try:
+            while True:
+                try:
+                    # Asked for once the page before it was stored (as when fetched one after the other).
+                    page = pending.result()
+                except CursorGone:
+                    log.warning("%s: %s no longer knows %s, its stream was purged and reseeded upstream: reading "
+                                "it again from its first event (what was stored stays)", stream.name,
+                                self.upstream.api, after)
+                    after = resume = None
+                    recent.clear()
+                    pending = self._prefetch(stream, self._cursor_url(stream, after))
+                    continue
+                total = total if total is not None else page.total
+                for resource in page.resources:
+                    guid = resource["guid"] if self.dialect == "v3" else resource["metadata"]["guid"]
+                    moment = page.time_of(resource, self.dialect, stream)
+                    recent.append((guid, moment))
+                    while recent and recent[0][1] <= moment - self.overlap:
+                        resume = recent.popleft()[0]
+                if page.resources:
+                    after = recent[-1][0]
+                more = bool(page.next and page.resources)
+                # The page after this one is fetched while this one is stored.
+                pending = self._prefetch(stream, self._cursor_url(stream, after)) if more else None
+                stored += self._store(stream, page, position, resume_after=resume, head=after)
+                seen += len(page.resources)
+                self.report(stream.name, stored, seen, total)
+                if not more:
+                    return stored
+        except BaseException as error:
+            if pending:
+                pending.abandon(wait=isinstance(error, Exception))
+            raise
 
-    # --- storing -----------------------------------------------------------------------------------
-    def _store(self, stream, page, position, **moved):
-        """Store a page's events and move the position in the same transaction; the events stored new."""
+    # --- fetching (in a Prefetch's thread) and storing (in the caller's) ------------------------------
+    def _prefetch(self, stream, url):
+        return Prefetch(lambda url, stop: self._fetch(stream, url, stop), url)
+
+    def _fetch(self, stream, url, stop=None):
+        """A page, with what storing it needs made ready without the database: its events validated and
+        prepared for the write (writes.prepare), and their times."""
+        page = Page(self.upstream.get(url, stop=stop), self.dialect, self.upstream.api)
         convert = stream.from_v3 if self.dialect == "v3" else stream.from_v2
         items = []
         for resource in page.resources:
@@ -281,10 +347,15 @@ class Follower:
                 # The upstream sent what the store cannot hold: said, and skipped.
                 log.error("%s: cannot store %s: %s", stream.name, resource.get("guid") or resource.get(
                     "metadata", {}).get("guid"), error)
-        times = [page.time_of(resource, self.dialect, stream) for resource in page.resources]
+        page.times = [page.time_of(resource, self.dialect, stream) for resource in page.resources]
+        page.batch = prepare(stream.model, items, stream.time_field) if items else None
+        return page
+
+    def _store(self, stream, page, position, **moved):
+        """Store a page's events and move the position in the same transaction; the events stored new."""
 
         def move(new_guids=()):
-            newest = max(times, default=None)
+            newest = max(page.times, default=None)
             if newest and (position.newest_at is None or newest > position.newest_at):
                 position.newest_at = newest
             for key, value in moved.items():
@@ -294,11 +365,11 @@ class Follower:
             position.last_error = None
             db.session.add(position)
 
-        if not items:
+        if page.batch is None:
             move()
             db.session.commit()
             return 0
-        written = write_events(stream.model, items, stream.time_field, before_commit=move, refuse_conflicts=False)
+        written = store(page.batch, before_commit=move, refuse_conflicts=False)
         for guid in written.conflicts:
             log.error("%s: %s is stored with other content than the upstream's: kept as stored", stream.name, guid)
         return len(written.new_guids)

@@ -3,6 +3,7 @@ are retried when they may succeed later and stop with one clear line when they n
 import base64
 import json
 import random
+import threading
 import time
 from urllib.parse import urljoin, urlsplit
 
@@ -24,21 +25,29 @@ class CursorGone(Exception):
     """The upstream no longer knows the after_guid asked for: its stream was purged and reseeded."""
 
 
+class Stopped(Exception):
+    """A GET's caller no longer wants its answer (a prefetch the follower abandoned): no more tries."""
+
+
 class Upstream:
     """One upstream API, and the client credentials the follower reads it with."""
 
-    def __init__(self, api, client_id, client_secret, retries=None, sleep=time.sleep, log=None):
+    def __init__(self, api, client_id, client_secret, retries=None, sleep=None, log=None):
         self.api = api.rstrip("/")
         if urlsplit(self.api).scheme not in ("http", "https") or not urlsplit(self.api).netloc:
             raise Fatal(f"--api must be the URL of a Cloud Foundry API (https://api.example.com), not {api!r}")
         self.client_id, self.client_secret = client_id, client_secret
         self.retries = retries  # None: retry for ever (the long-running mode)
+        # sleep: a stand-in for the waits between tries (tests); None waits, cut short by a GET's stop.
         self.sleep, self.log = sleep, log or (lambda message: None)
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
         self.token = None
         self.expires_at = 0
         self.refreshes = 0
+        # The follower fetches one page at a time, but from a thread of its own (follower.Prefetch): the token
+        # is read and refreshed under a lock all the same, so that no two requests ever refresh it at once.
+        self.token_lock = threading.Lock()
 
     # --- discovery and the token ----------------------------------------------------------------------
     def discover(self):
@@ -71,19 +80,22 @@ class Upstream:
         self.refreshes += 1
 
     def _authorization(self):
-        if self.token is None or self.expires_at - time.time() < REFRESH_MARGIN:
-            self._refresh_token()
-        return {"Authorization": f"bearer {self.token}"}
+        with self.token_lock:
+            if self.token is None or self.expires_at - time.time() < REFRESH_MARGIN:
+                self._refresh_token()
+            return {"Authorization": f"bearer {self.token}"}
 
     # --- requests -------------------------------------------------------------------------------------
-    def get(self, path_or_url):
-        """The JSON body of an authenticated GET (a path under the API, or a paging link's URL)."""
+    def get(self, path_or_url, stop=None):
+        """The JSON body of an authenticated GET (a path under the API, or a paging link's URL). Once `stop` (a
+        threading.Event) is set, no more tries: Stopped."""
         url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.api + path_or_url
-        response = self._send("GET", url, authenticated=True)
+        response = self._send("GET", url, authenticated=True, stop=stop)
         if response.status_code == 401:
             # Revoked or expired early: one fresh token, and the same request again.
-            self.token = None
-            response = self._send("GET", url, authenticated=True)
+            with self.token_lock:
+                self.token = None
+            response = self._send("GET", url, authenticated=True, stop=stop)
             if response.status_code == 401:
                 raise Fatal(f"{url} refuses a fresh token of client {self.client_id!r} (401)")
         if response.status_code == 403:
@@ -100,12 +112,14 @@ class Upstream:
         except ValueError:
             raise Fatal(f"{url} did not answer JSON") from None
 
-    def _send(self, method, url, authenticated, headers=None, **kwargs):
+    def _send(self, method, url, authenticated, headers=None, stop=None, **kwargs):
         """The response, after as many tries as 429s, 5xx, timeouts and failed connections take (with
         exponential back-off and jitter); a Fatal for what trying again cannot change."""
         attempt = 0
         while True:
             attempt += 1
+            if stop is not None and stop.is_set():
+                raise Stopped(url)
             try:
                 all_headers = {**(self._authorization() if authenticated else {}), **(headers or {})}
                 response = self.session.request(method, url, headers=all_headers, timeout=TIMEOUT,
@@ -122,7 +136,12 @@ class Upstream:
                 raise Fatal(f"{method} {url} still fails after {attempt} tries ({reason})")
             delay = min(MAX_BACKOFF, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
             self.log(f"{method} {urlsplit(url).path}: {reason}; trying again in {delay:.1f} s")
-            self.sleep(delay)
+            if self.sleep is not None:
+                self.sleep(delay)
+            elif stop is not None:
+                stop.wait(delay)  # cut short when the caller stops waiting for it
+            else:
+                time.sleep(delay)
 
 
 def _expiry_in(token):

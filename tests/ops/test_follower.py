@@ -23,6 +23,7 @@ from werkzeug.serving import make_server
 
 from app.base.extensions import db
 from app.identity.tokens import ADMIN, issue_token
+from app.ops import follower as follower_module
 from app.ops.cli import create_client
 from app.ops.follower import Follower
 from app.ops.upstream import Fatal, Upstream
@@ -204,6 +205,70 @@ def test_a_follow_copies_every_event_exactly_while_writers_write(stores, dialect
         assert copied == original
     else:
         assert_copy_is_exact(upstream, copy_app, "v3")
+
+
+@pytest.mark.parametrize("dialect", ["v3", "v2"])
+def test_the_next_page_is_fetched_while_a_page_is_stored_and_pages_are_stored_in_order(stores, dialect,
+                                                                                       monkeypatch):
+    """Each page is stored whole, after the one before it, with the position it moves to; and the page after it
+    is asked for while it is stored, not after."""
+    upstream, copy_app = stores
+    upstream.write("/v2/events", fix_crash_types([audit_event(n, T0 + timedelta(seconds=n)) for n in range(40)]))
+    upstream.write("/v2/app_usage_events", [usage_event(n, T0 + timedelta(seconds=n)) for n in range(40)])
+    audit = [f"audit-{n:05d}" for n in range(40)]
+    usage = [f"usage-{n:05d}" for n in range(40)]
+    log, read = [], {Event: [], AppUsageEvent: []}  # ("get" or "stored", …) as they happen; guids by store order
+    real_store = follower_module.store
+
+    def slow_store(batch, **options):
+        time.sleep(0.05)  # the database's share: time enough for the next page's GET to go out
+        written = real_store(batch, **options)
+        log.append(("stored", batch.model))
+        read[batch.model] += [guid for guid in batch.guids if guid not in read[batch.model]]
+        stored = set(stored_guids(batch.model))
+        position = db.session.get(FollowerPosition, "audit_events" if batch.model is Event else "app_usage_events")
+        db.session.commit()
+        # Nothing skipped, nothing ahead: what is stored is exactly what the pages so far held, in the
+        # upstream's order, and the position committed with the page is that page's.
+        assert stored == set(read[batch.model])
+        expected = audit if batch.model is Event else usage
+        assert read[batch.model] == expected[:len(read[batch.model])]
+        if batch.model is AppUsageEvent:
+            assert position.head == batch.guids[-1]
+        else:
+            newest = max(T0 + timedelta(seconds=int(guid.split("-")[1])) for guid in batch.guids)
+            assert position.newest_at.replace(tzinfo=timezone.utc) == newest
+        return written
+
+    monkeypatch.setattr(follower_module, "store", slow_store)
+    with copy_app.app_context():
+        follower = Follower(Upstream(upstream.url, "follower", "s3cret", retries=3, sleep=lambda seconds: None),
+                            dialect=dialect, page_size=7)
+        real_get = follower.upstream.get
+
+        def get(url, **options):
+            log.append(("get", url))
+            return real_get(url, **options)
+
+        follower.upstream.get = get
+        stored = follower.cycle()
+        db.session.remove()
+    assert stored == {"audit_events": 40, "app_usage_events": 40, "service_usage_events": 0}
+    assert read == {Event: audit, AppUsageEvent: usage}
+    # The k-th page of a stream is stored once the GET of the page after it went out (one after the other,
+    # only k GETs would have).
+    # Audit pages begin at their predecessor's last second: 7 of them; usage pages after its last guid: 6.
+    for model, pages in ((Event, 7), (AppUsageEvent, 6)):
+        gets = stored_pages = 0
+        for kind, what in log:
+            if kind == "get" and ("usage" in what) == (model is AppUsageEvent) and "service" not in what:
+                gets += 1
+            elif kind == "stored" and what is model:
+                stored_pages += 1
+                if stored_pages < pages:  # the last page has no page after it
+                    assert gets >= stored_pages + 1, log
+        assert stored_pages == pages
+    assert_copy_is_exact(upstream, copy_app, dialect)
 
 
 def test_an_event_committed_later_than_the_overlap_is_out_of_reach(stores):
