@@ -100,6 +100,9 @@ class EventCountByActeeDay(db.Model):
     actee_name: Mapped[str] = mapped_column(Name, primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger)
 
+    # The days of the top apps (migration 0014), once they are ranked.
+    __table_args__ = (Index("ix_event_counts_by_actee_day_actee", "actee", "actee_type", "type", "day"),)
+
 
 class UsageStream(db.Model):
     """A usage-event stream's positions: the last one handed out, and where the unbroken run starts.
