@@ -28,7 +28,7 @@ def audit_events(rnd, prefix, count):
         app = rnd.randrange(4)
         events.append({
             "guid": f"{prefix}-{n}", "type": rnd.choice(["audit.app.start", "audit.app.stop", "audit.app.update",
-                                                         "acme.crash", "audit.space.create"]),
+                                                         "app.crash", "audit.space.create"]),
             "actor": f"user-{rnd.randrange(3)}", "actor_type": "user", "actor_name": rnd.choice([None, "alice"]),
             "actee": f"app-{app}", "actee_type": rnd.choice(["app", "app", "app", "route"]),
             "actee_name": rnd.choice(["", f"web-{app}", f"api-{app}"]),
@@ -39,6 +39,9 @@ def audit_events(rnd, prefix, count):
         if event["type"] == "audit.space.create":
             event.update(actee=event["space_guid"] or "space-9", actee_type="space", actee_name="dev",
                          metadata={"request": {"name": "dev"}})
+        if event["type"] == "app.crash":  # counted by actee and day too
+            event["metadata"] = {"instance": "i-1", "index": 0, "exit_status": 1, "exit_description": "x",
+                                 "reason": "CRASHED"}
         if event["organization_guid"] is None:
             event["space_guid"] = None  # a space is always in its organization
     return events
