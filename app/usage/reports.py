@@ -105,7 +105,8 @@ def _text(value):
 
 
 def _cut(started, stopped, start, end):
-    """A run's seconds within [start, end), as SQL (CASE rather than GREATEST/LEAST, which SQLite lacks)."""
+    """A run's seconds within [start, end) as _seconds counts them, in SQL for the reports that add runs up in
+    the database (CASE rather than GREATEST/LEAST, which SQLite lacks; the caller keeps only positive ones)."""
     return case((stopped < end, stopped), else_=end) - case((started > start, started), else_=start)
 
 
