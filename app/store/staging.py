@@ -19,8 +19,9 @@ from app.base.extensions import db
 
 # From this many rows a batch is copied; a smaller one is one INSERT of values.
 COPY_FROM_ROWS = 50
-_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-_SPECIAL = re.compile("[\\\\\n\r\t]")
+# COPY text: what its reader takes for an escape, a field's end or a line's end, and how each is written.
+ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+SPECIAL = re.compile("[\\\\\n\r\t]")
 
 
 @cache
@@ -32,7 +33,7 @@ def _columns(model):
 
 
 def _json_text(value):
-    return encode_json(value).decode().translate(_ESCAPES)
+    return encode_json(value).decode().translate(ESCAPES)
 
 
 @cache
@@ -49,12 +50,12 @@ def _line_writer(model):
             convert = "str(v{n})"
         else:
             # Most texts (guids, names, types) hold nothing to escape, and a search is cheaper than a copy.
-            convert = "(v{n}.translate(_ESCAPES) if _special(v{n}) else v{n})"
+            convert = "(v{n}.translate(ESCAPES) if _special(v{n}) else v{n})"
         expressions.append((name, convert.format(n=number)))
     lines = [f"    v{n} = row.get({name!r})" for n, (name, _) in enumerate(expressions)]
     values = ", ".join(f"(NULL if v{n} is None else {convert})" for n, (_, convert) in enumerate(expressions))
     source = "def line(row):\n" + "\n".join(lines) + f"\n    return TAB.join(({values})) + NEWLINE\n"
-    namespace = {"_json": _json_text, "_ESCAPES": _ESCAPES, "_special": _SPECIAL.search, "NULL": "\\N", "TAB": "\t",
+    namespace = {"_json": _json_text, "ESCAPES": ESCAPES, "_special": SPECIAL.search, "NULL": "\\N", "TAB": "\t",
                  "NEWLINE": "\n"}
     exec(compile(source, f"<COPY line of {model.__tablename__}>", "exec"), namespace)  # noqa: S102
     return namespace["line"]
@@ -64,7 +65,8 @@ def _staging_table(model):
     return f"staging_{model.__tablename__}"
 
 
-def _copy(connection, statement, text):
+def copy_text(connection, statement, text):
+    """Run `statement` (COPY ... FROM STDIN) with `text` on `connection`, its errors wrapped as SQLAlchemy's."""
     cursor = connection.connection.cursor()
     try:
         # In one piece: psycopg2 reads the file holding the GIL, a piece at a time, and the importer's parsing
@@ -93,7 +95,7 @@ def copy_rows(model, lines):
                                f" FROM {model.__tablename__} WITH NO DATA")
     connection.exec_driver_sql(f"TRUNCATE {table}")
     numbered = "".join([f"{line[:-1]}\t{number}\n" for number, line in enumerate(lines)])
-    _copy(connection, f"COPY {table} ({columns}, ord) FROM STDIN", numbered)
+    copy_text(connection, f"COPY {table} ({columns}, ord) FROM STDIN", numbered)
 
 
 def copy_new(model, lines):
@@ -107,7 +109,7 @@ def copy_new(model, lines):
     columns = ", ".join(c for _, c, _ in _columns(model))
     try:
         with db.session.begin_nested():
-            _copy(db.session.connection(), f"COPY {model.__tablename__} ({columns}) FROM STDIN",
+            copy_text(db.session.connection(), f"COPY {model.__tablename__} ({columns}) FROM STDIN",
                   "".join(lines))
     except IntegrityError:
         return False

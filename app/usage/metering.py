@@ -17,9 +17,7 @@ the position: closed segments go to usage_segments, and every change of a runnin
 series' per-day sums (UsageDay). Reports (reports.py) read only these, so pruning or purging the
 raw events, which fold first, changes no report.
 """
-import io
 import logging
-import re
 import sys
 import time
 from collections import defaultdict
@@ -34,6 +32,7 @@ from sqlalchemy import BigInteger, cast, extract, func, select, tuple_, update
 
 from app.base.extensions import db, dialect_insert
 from app.store.models import AppUsageEvent, ServiceUsageEvent
+from app.store.staging import ESCAPES, SPECIAL, copy_text
 from app.store.writes import usage_events_written
 
 from .models import UsageDay, UsageFold, UsageMeter, UsageSegment
@@ -347,20 +346,16 @@ def _load_days(keys):
     return {(row[0], row[1]): Day(*row) for row in rows}
 
 
-_SPECIAL = re.compile("[\\\n\r\t]")
-_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-
-
 def _copy_text(value):
     if value is None:
         return "\\N"
-    return value.translate(_ESCAPES) if value.__class__ is str else str(value)
+    return value.translate(ESCAPES) if value.__class__ is str else str(value)
 
 
 def _copy_line(values):
     """A row of ints, dates and texts (None: NULL) as a line of COPY text."""
     # Guids and names seldom hold a character COPY reads specially: a row is searched once, not each text.
-    if _SPECIAL.search("".join([value for value in values if value.__class__ is str])):
+    if SPECIAL.search("".join([value for value in values if value.__class__ is str])):
         return "\t".join(map(_copy_text, values)) + "\n"
     return "\t".join(["\\N" if value is None else value if value.__class__ is str else str(value)
                       for value in values]) + "\n"
@@ -369,12 +364,8 @@ def _copy_line(values):
 def _copy(table, names, rows):
     """PostgreSQL: COPY `rows` (tuples in the order of `names`) into `table`, in the session's transaction:
     it parses rows many times faster than an INSERT of values, which also costs a plan per statement."""
-    cursor = db.session.connection().connection.cursor()
-    try:
-        cursor.copy_expert(f"COPY {table} ({', '.join(names)}) FROM STDIN",
-                           io.StringIO("".join([_copy_line(row) for row in rows])))
-    finally:
-        cursor.close()
+    copy_text(db.session.connection(), f"COPY {table} ({', '.join(names)}) FROM STDIN",
+              "".join([_copy_line(row) for row in rows]))
 
 
 def _by_copy(rows):

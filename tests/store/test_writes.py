@@ -431,8 +431,8 @@ def test_a_mixed_batch_is_one_statement(client, admin, backend, monkeypatch):
     from app.store import staging
 
     copies = []
-    real_copy = staging._copy
-    monkeypatch.setattr(staging, "_copy", lambda connection, statement, text: copies.append(
+    real_copy = staging.copy_text
+    monkeypatch.setattr(staging, "copy_text", lambda connection, statement, text: copies.append(
         statement.split(" (")[0]) or real_copy(connection, statement, text))
     batch = []
     for n in range(300):

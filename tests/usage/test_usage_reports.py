@@ -120,14 +120,18 @@ def test_a_purge_and_reseed_continues_what_was_running(app, stream, client, admi
     assert month(reports.system_app_usages(AS_OF))["app_instance_hours"] == 2 * 72 + 24
 
 
-def test_names_come_through_the_fold_as_written(app, stream, monkeypatch):
+@pytest.mark.parametrize("names", [
+    {"app_name": "web\t1\\n", "space_name": "dev\nops\r", "process_type": "\\N", "parent_app_name": ""},
+    # A backslash alone in its row, with no tab or newline beside it, means something to COPY too.
+    {"app_name": "web\\n1", "space_name": "dev", "process_type": "\\N", "parent_app_name": "C:\\apps"},
+])
+def test_names_come_through_the_fold_as_written(app, stream, monkeypatch, names):
     # PostgreSQL from the first row by COPY, whose text gives a tab, a newline and a backslash a meaning.
     monkeypatch.setattr(metering, "COPY_FROM_ROWS", 1)
-    names = {"app_name": "web\t1\\n", "space_name": "dev\nops\r", "process_type": "\\N", "parent_app_name": ""}
     stream(app_usage("STARTED", 0, **names), app_usage("STOPPED", 1, **names))
     row, = reports.organization_app_usages("org-1", MARCH, AS_OF)["app_usages"]
     assert (row["app_name"], row["space_name"], row["process_type"], row["parent_application_name"]) == (
-        "web\t1\\n", "dev\nops\r", "\\N", "")
+        names["app_name"], names["space_name"], names["process_type"], names["parent_app_name"])
 
 
 def test_a_period_cuts_the_segments_that_cross_it(app, stream):
