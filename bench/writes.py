@@ -13,7 +13,8 @@ The skip-free ordering's write cost is isolated in SQL: 8 psycopg2 writers run t
 transaction into scratch copies of app_usage_events, taking positions from a counter row last (as the
 service does, the SPEC's way (a): the row lock is held for the INSERT and the commit), or first (the
 lock held through every statement, as the service did before), or not at all (ids
-from a sequence: a plain INSERT), with the same batches and the same other statements. The service's own
+from a sequence: a plain INSERT), or with the safe point issue 21 proposes (a plain INSERT that also keeps
+each row's transaction id, indexed), with the same batches and the same other statements. The service's own
 POST figures stand beside them.
 """
 import io
@@ -42,7 +43,7 @@ USAGE_WRITE_COLUMNS = ("guid", "created_at", "state", "previous_state", "memory_
                        "buildpack_name", "package_state", "previous_package_state", "process_type")
 # Scratch copies of app_usage_events, one per way of numbering rows (see sql_writers).
 SCRATCH = {"first": "bench_scratch_counter_first", "last": "bench_scratch_counter_last",
-           "plain": "bench_scratch_sequence"}
+           "plain": "bench_scratch_sequence", "safepoint": "bench_scratch_safepoint"}
 SCRATCH_STREAMS = "bench_scratch_streams"
 # The import measurement's events are in the month before the data set's first, which nothing else writes: it
 # deletes them by that range (and ids above the data set's) once measured.
@@ -333,9 +334,13 @@ def create_scratch(url):
         drop_scratch_sql(cur)
         for mode, table in SCRATCH.items():
             cur.execute(f"CREATE TABLE {table} (LIKE app_usage_events INCLUDING ALL)")
-            if mode == "plain":
+            if mode in ("plain", "safepoint"):
                 cur.execute(f"CREATE SEQUENCE {table}_id_seq OWNED BY {table}.id")
                 cur.execute(f"ALTER TABLE {table} ALTER id SET DEFAULT nextval('{table}_id_seq')")
+            if mode == "safepoint":
+                # Each row knows its transaction; readers order by (xact, id) below the oldest one in flight.
+                cur.execute(f"ALTER TABLE {table} ADD xact xid8 NOT NULL DEFAULT pg_current_xact_id()")
+                cur.execute(f"CREATE INDEX ON {table} (xact, id)")
         cur.execute(f"CREATE TABLE {SCRATCH_STREAMS} (name text PRIMARY KEY, last_id bigint NOT NULL)")
         cur.execute(f"INSERT INTO {SCRATCH_STREAMS} VALUES ('first', 0), ('last', 0)")
     conn.close()
@@ -362,7 +367,11 @@ def sql_writers(url, world, batch, writers, max_seconds, max_events, mode):
     - "last": positions taken from a counter row just before the INSERT, as the service does (SPEC 4.1
       (a): the row lock is held for the INSERT and the commit);
     - "first": positions taken by the transaction's first statement (the lock held throughout);
-    - "plain": ids from a sequence and nothing else (no skip-free ordering).
+    - "plain": ids from a sequence and nothing else (no skip-free ordering);
+    - "safepoint": a plain INSERT whose rows also keep their transaction's id, indexed with the row's id,
+      for readers that read in (transaction, id) order only below the oldest transaction in flight
+      (`pg_snapshot_xmin(pg_current_snapshot())`): skip-free without a lock, but with gaps, so a page's
+      total is a count rather than a subtraction. Its write cost is the extra column and index.
     """
     rnd = random.Random(next(_SEEDS))
     now = datetime.now(timezone.utc)
@@ -388,7 +397,7 @@ def sql_writers(url, world, batch, writers, max_seconds, max_events, mode):
         if mode == "last":
             cur.execute(take, (len(rows), mode))
             first = cur.fetchone()[0] - len(rows) + 1
-        if mode == "plain":
+        if mode in ("plain", "safepoint"):
             execute_values(cur, f"INSERT INTO {table} ({columns}) VALUES %s", rows, page_size=1000)
         else:
             execute_values(cur, f"INSERT INTO {table} (id, {columns}) VALUES %s",
