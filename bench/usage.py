@@ -67,9 +67,9 @@ SERVICE_COLUMNS = ("id", "guid", "created_at", "state", "org_guid", "space_guid"
                    "service_instance_guid", "service_instance_name", "service_instance_type", "service_plan_guid",
                    "service_plan_name", "service_guid", "service_label", "service_broker_name", "service_broker_guid")
 STREAMS = ("app_usage_events", "service_usage_events")
-ROLLUPS = ("usage_meters", "usage_segments", "usage_days")
-SNAPSHOTS = {table: f"bench_usage_snapshot_{table}" for table in ("usage_meters", "usage_days", "usage_folds",
-                                                                    "known_resources")}
+ROLLUPS = ("usage_meters", "usage_segments", "usage_months", "usage_days")
+SNAPSHOTS = {table: f"bench_usage_snapshot_{table}" for table in ("usage_meters", "usage_months", "usage_days",
+                                                                    "usage_folds", "known_resources")}
 FOLD_TIMEOUT = 4 * 3600
 
 # The issue's targets (as p99: the latency a single client sees at worst, as run.py's first pages).
@@ -602,7 +602,7 @@ def load(url, scale, log):
         with conn, conn.cursor() as cur:
             cur.execute("COMMENT ON TABLE app_usage_events IS NULL")
             cur.execute("COMMENT ON TABLE usage_folds IS NULL")
-            cur.execute("TRUNCATE usage_meters, usage_segments, usage_days")
+            cur.execute("TRUNCATE usage_meters, usage_segments, usage_months, usage_days")
             cur.execute("UPDATE usage_folds SET position = 0, folded_until = NULL")
             cur.execute("DELETE FROM pruned_usage_events")
             app_seconds = _copy_table(cur, "app_usage_events", USAGE_COLUMNS, _received(queue, stats, producer))
@@ -698,7 +698,7 @@ def _flask(url, secret, *args):
 
 
 def migrate(url, secret):
-    """`flask --app wsgi db upgrade` (the project's migrations, up to the rollups of 0012)."""
+    """`flask --app wsgi db upgrade` (the project's migrations, up to the monthly sums of 0015)."""
     command, env = _flask(url, secret, "db", "upgrade")
     result = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
@@ -771,7 +771,7 @@ def fold(url, secret, found, monitor, log):
     try:
         with conn.cursor() as cur:
             vacuum_started = time.monotonic()
-            cur.execute("VACUUM (ANALYZE) usage_meters, usage_segments, usage_days, usage_folds")
+            cur.execute("VACUUM (ANALYZE) usage_meters, usage_segments, usage_months, usage_days, usage_folds")
             result["vacuum_seconds"] = round(time.monotonic() - vacuum_started, 1)
             result["rollups"] = rollup_sizes(cur)
             cur.execute("COMMENT ON TABLE usage_folds IS %s", (json.dumps(result),))
@@ -1062,15 +1062,15 @@ def restore_rollups(url, log):
             deleted = cur.rowcount
             cur.execute("UPDATE usage_streams SET last_id = %s WHERE name = 'app_usage_events'", (rows,))
             cur.execute("DELETE FROM usage_segments WHERE id > %s", (noted["segments"],))
-            for table in ("usage_meters", "usage_days", dataset.KNOWN):
+            for table in ("usage_meters", "usage_months", "usage_days", dataset.KNOWN):
                 cur.execute(f"TRUNCATE {table}")
                 cur.execute(f"INSERT INTO {table} SELECT * FROM {SNAPSHOTS[table]}")
             cur.execute(f"UPDATE usage_folds SET position = s.position, folded_until = s.folded_until "
                         f"FROM {SNAPSHOTS['usage_folds']} AS s WHERE usage_folds.stream = s.stream")
             drop_snapshots(cur)
             cur.execute("COMMIT")
-            cur.execute(f"VACUUM (ANALYZE) app_usage_events, usage_meters, usage_segments, usage_days, usage_folds, "
-                        f"{dataset.KNOWN}")
+            cur.execute(f"VACUUM (ANALYZE) app_usage_events, usage_meters, usage_segments, usage_months, usage_days, "
+                        f"usage_folds, {dataset.KNOWN}")
             log(f"removed the {deleted:,} app usage events the writes added; rollups put back as they were")
             return deleted
     finally:
@@ -1322,7 +1322,7 @@ def _reset_rollups(url):
     conn = psycopg2.connect(url)
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("TRUNCATE usage_meters, usage_segments, usage_days")
+            cur.execute("TRUNCATE usage_meters, usage_segments, usage_months, usage_days")
             cur.execute("UPDATE usage_folds SET position = 0, folded_until = NULL")
             cur.execute("COMMENT ON TABLE usage_folds IS NULL")
     finally:

@@ -13,8 +13,9 @@ The rules (README, "Usage reports"), in one place:
   to another plan ends the segment and starts one on the new plan.
 
 Folding applies the events after the fold's position to the meters, in one transaction that moves
-the position: closed segments go to usage_segments, and every change of a running level to the
-series' per-day sums (UsageDay). Reports (reports.py) read only these, so pruning or purging the
+the position: closed segments go to usage_segments, an app process's segment's seconds to the monthly sums
+of its process and figures (UsageMonth, cut at each month's start), and every change of a running level to
+the series' per-day sums (UsageDay). Reports (reports.py) read only these, so pruning or purging the
 raw events, which fold first, changes no report.
 """
 import logging
@@ -35,7 +36,7 @@ from app.store.models import AppUsageEvent, ServiceUsageEvent
 from app.store.staging import ESCAPES, SPECIAL, copy_text
 from app.store.writes import usage_events_written
 
-from .models import UsageDay, UsageFold, UsageMeter, UsageSegment
+from .models import UsageDay, UsageFold, UsageMeter, UsageMonth, UsageSegment
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,25 @@ def _day(number):
 
 def start_of(day):
     return (day - EPOCH).days * DAY
+
+
+def month_of(second):
+    """The first day of the month of `second`."""
+    return day_of(second).replace(day=1)
+
+
+def next_month(month):
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def months_of(started, stopped):
+    """(month, seconds) of each month the run [started, stopped) has seconds in."""
+    month = month_of(started)
+    while (first := start_of(month)) < stopped:
+        following = next_month(month)
+        if (seconds := min(stopped, start_of(following)) - max(started, first)) > 0:
+            yield month, seconds
+        month = following
 
 
 # --- the series: levels that reports add up (instances running, and MB x instances) ----------------
@@ -134,6 +154,10 @@ STREAMS = {
 METER_COLUMNS = tuple(column.key for column in UsageMeter.__table__.columns)
 SEGMENT_COLUMNS = ("kind", "guid", "org_guid", "space_guid", "parent_guid", "instances", "memory_in_mb", "plan_guid",
                    "plan_name", "started", "stopped")
+MONTH_COLUMNS = tuple(column.key for column in UsageMonth.__table__.columns)  # the key, then `seconds`
+# The kinds whose closed segments are also summed per month (UsageMonth). Not tasks: a task meter is one
+# run, so its months are no fewer rows than its segments.
+MONTHLY_KINDS = ("app",)
 
 
 class Meter:
@@ -164,6 +188,7 @@ class Fold:
     def __init__(self, meters):
         self.meters = meters  # {(kind, guid): Meter}
         self.segments = []
+        self.months = defaultdict(int)  # {UsageMonth's key (MONTH_COLUMNS but seconds): seconds}
         self.changes = defaultdict(list)  # {(series, day): [(second, instances, mb, starts)]}
 
     def apply(self, step, second):
@@ -197,6 +222,10 @@ class Fold:
         # In SEGMENT_COLUMNS' order.
         self.segments.append((meter.kind, meter.guid, meter.org_guid, meter.space_guid, meter.parent_guid,
                               meter.instances, meter.memory_in_mb, meter.plan_guid, meter.plan_name, meter.since, at))
+        if meter.kind in MONTHLY_KINDS:
+            for month, seconds in months_of(meter.since, at):
+                self.months[meter.org_guid, meter.kind, month, meter.guid, meter.instances, meter.memory_in_mb] += (
+                    seconds)
         self._change(meter, at, -1)
         meter.since, meter.ended_at = None, at
 
@@ -381,8 +410,9 @@ def _insert(model, names, rows):
         db.session.execute(model.__table__.insert(), [dict(zip(names, row, strict=True)) for row in chunk])
 
 
-def _upsert(model, names, rows, keys):
-    """Insert `rows` (tuples in the order of `names`), or update the stored row of the same `keys`."""
+def _upsert(model, names, rows, keys, adding=()):
+    """Insert `rows` (tuples in the order of `names`), or update the stored row of the same `keys` (the
+    columns in `adding` are added to the stored ones, the others replace them)."""
     if not rows:
         return
     if _by_copy(rows):
@@ -392,14 +422,18 @@ def _upsert(model, names, rows, keys):
         connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {staged} (LIKE {model.__tablename__}); "
                                    f"TRUNCATE {staged}")
         _copy(staged, names, rows)
-        updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name not in keys)
+        table = model.__tablename__
+        updates = ", ".join(f"{name} = {table + '.' + name + ' + ' if name in adding else ''}EXCLUDED.{name}"
+                            for name in names if name not in keys)
         connection.exec_driver_sql(
             f"INSERT INTO {model.__tablename__} ({', '.join(names)}) SELECT {', '.join(names)} FROM {staged} "
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
         return
     statement = dialect_insert(model.__table__)
-    statement = statement.on_conflict_do_update(
-        index_elements=keys, set_={name: statement.excluded[name] for name in names if name not in keys})
+    columns = model.__table__.c
+    statement = statement.on_conflict_do_update(index_elements=keys, set_={
+        name: columns[name] + statement.excluded[name] if name in adding else statement.excluded[name]
+        for name in names if name not in keys})
     for chunk in _chunks(rows, 1000):
         db.session.execute(statement, [dict(zip(names, row, strict=True)) for row in chunk])
 
@@ -442,6 +476,8 @@ def fold_pending(model, limit=FOLD_BATCH, wait=True):
             recount[kind_of_series(series), day].append(row)
     _insert(UsageSegment, SEGMENT_COLUMNS, fold.segments)
     _upsert(UsageMeter, METER_COLUMNS, [meter.row() for meter in fold.meters.values()], ["kind", "guid"])
+    _upsert(UsageMonth, MONTH_COLUMNS, [(*key, seconds) for key, seconds in fold.months.items()], MONTH_COLUMNS[:-1],
+            adding=("seconds",))
     for same_day in recount.values():
         peaks_from_segments(same_day)  # reads the segments and meters just written
     _upsert(UsageDay, Day.__slots__, [row.row() for row in days.values()], ["series", "day"])

@@ -1,5 +1,5 @@
-"""The usage rollups' tables: each meter's state, its closed segments, per-day sums of each series, and the
-fold's position in each stream (metering.py)."""
+"""The usage rollups' tables: each meter's state, its closed segments, their monthly sums per meter, per-day
+sums of each series, and the fold's position in each stream (metering.py)."""
 from sqlalchemy import BigInteger, Date, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -79,6 +79,23 @@ class UsageSegment(db.Model):
         Index("ix_usage_segments_kind_started", "kind", "started"),
         Index("ix_usage_segments_kind_stopped", "kind", "stopped"),
     )
+
+
+class UsageMonth(db.Model):
+    """The seconds an app process's closed segments with one set of figures ran in one calendar month (UTC),
+    in the organization of those segments: a month of an organization's app report is a row per process and
+    figures (metering.MONTHLY_KINDS), whatever the number of its segments. Kept by the fold, in its transaction.
+    """
+
+    __tablename__ = "usage_months"
+
+    org_guid: Mapped[str] = mapped_column(Guid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    month = mapped_column(Date, primary_key=True)  # its first day
+    guid: Mapped[str] = mapped_column(Guid, primary_key=True)
+    instances: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    memory_in_mb: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seconds: Mapped[int] = mapped_column(BigInteger)
 
 
 class UsageDay(db.Model):

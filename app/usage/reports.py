@@ -1,7 +1,8 @@
 """Usage reports: the Usage Service's figures, worked out from the rollups (metering.py) alone.
 
 Every figure runs to the moment the report is made (`as_of`), never past it: a period that ends later
-is counted up to then. An organization's reports add up its meters' segments, cut to the period;
+is counted up to then. An organization's reports add up its meters' segments, cut to the period (its
+app report takes the months wholly inside the period from the monthly sums instead, UsageMonth);
 the system reports and the organizations' summary add up the series' days (UsageDay).
 """
 from collections import defaultdict
@@ -14,8 +15,20 @@ from app.base.extensions import db
 from app.store.models import AppUsageEvent, ServiceUsageEvent
 from app.store.writes import utcnow
 
-from .metering import DAY, FOLD_BATCH, Day, catch_up, day_changes, day_of, kind_of_series, pending, start_of
-from .models import UsageDay, UsageFold, UsageMeter, UsageSegment
+from .metering import (
+    DAY,
+    FOLD_BATCH,
+    Day,
+    catch_up,
+    day_changes,
+    day_of,
+    kind_of_series,
+    month_of,
+    next_month,
+    pending,
+    start_of,
+)
+from .models import UsageDay, UsageFold, UsageMeter, UsageMonth, UsageSegment
 
 MAX_PERIOD_DAYS = 366
 # A report folds at most this many pending events first (writes fold their own as they commit).
@@ -87,10 +100,12 @@ def _runs(kind, org_guid, start, end):
     runs = [Run(*segment) for segment in segments]
     # Only the meters running now or with a segment in the period (an org's task meters are one per run
     # ever), as plain rows: ORM objects cost more than the rest of a large org's report.
-    meters = {meter.guid: meter for meter in db.session.execute(
-        select(UsageMeter.__table__).where(
-            UsageMeter.org_guid == org_guid, UsageMeter.kind == kind,
-            UsageMeter.since.is_not(None) | UsageMeter.guid.in_(select(UsageSegment.guid).where(*touching))))}
+    # Two statements, each found by an index (the one of running meters, and the meters' key), rather than
+    # one with OR, which reads all of an organization's meters of the kind (a task meter per run ever).
+    mine = (UsageMeter.org_guid == org_guid, UsageMeter.kind == kind)
+    meters = {meter.guid: meter for condition in (
+        UsageMeter.since.is_not(None), UsageMeter.guid.in_(select(UsageSegment.guid).where(*touching)))
+        for meter in db.session.execute(select(UsageMeter.__table__).where(*mine, condition))}
     runs += [Run(meter.guid, meter.instances, meter.memory_in_mb, meter.plan_guid, meter.plan_name, meter.since, end)
              for meter in meters.values() if meter.since is not None and meter.since < end]
     return runs, meters
@@ -115,19 +130,39 @@ def _binary(column):
     return column.collate("C") if db.engine.dialect.name == "postgresql" else column
 
 
+def whole_months(start, end):
+    """(first, stop): the calendar months wholly inside [start, end), as the first day of the first one and
+    of the month after the last (first == stop: none)."""
+    first = month_of(start)
+    if start_of(first) < start:
+        first = next_month(first)
+    stop = first
+    while start_of(next_month(stop)) <= end:
+        stop = next_month(stop)
+    return first, stop
+
+
 def organization_app_usages(org_guid, period, as_of):
     """One row per (app process, instance count, memory) that ran in the period, with its seconds."""
     start, end = period.start, min(period.end, as_of)
-    # Added up, named and ordered by the database: a large org's rows are tens of thousands, and building
-    # its runs in Python cost several times the statement.
-    closed = (select(UsageSegment.guid, UsageSegment.instances, UsageSegment.memory_in_mb,
-                     _cut(UsageSegment.started, UsageSegment.stopped, start, end).label("ran"))
-              .where(UsageSegment.org_guid == org_guid, UsageSegment.kind == "app", UsageSegment.stopped >= start,
-                     UsageSegment.started < end))
-    running = (select(UsageMeter.guid, UsageMeter.instances, UsageMeter.memory_in_mb,
-                      _cut(UsageMeter.since, literal(end), start, end).label("ran"))
-               .where(UsageMeter.org_guid == org_guid, UsageMeter.kind == "app", UsageMeter.since < end))
-    runs = union_all(closed, running).subquery()
+    # The months wholly in the period are read from the monthly sums (a row per process and figures); only
+    # the stretches before and after them are cut from the segments; a process running now counts to `end`.
+    first, stop = whole_months(start, end)
+    edges = [(start, start_of(first)), (start_of(stop), end)] if first < stop else [(start, end)]
+    parts = [select(UsageSegment.guid, UsageSegment.instances, UsageSegment.memory_in_mb,
+                    _cut(UsageSegment.started, UsageSegment.stopped, edge_start, edge_end).label("ran"))
+             .where(UsageSegment.org_guid == org_guid, UsageSegment.kind == "app",
+                    UsageSegment.stopped >= edge_start, UsageSegment.started < edge_end)
+             for edge_start, edge_end in edges if edge_start < edge_end]
+    if first < stop:
+        parts.append(select(UsageMonth.guid, UsageMonth.instances, UsageMonth.memory_in_mb,
+                            UsageMonth.seconds.label("ran"))
+                     .where(UsageMonth.org_guid == org_guid, UsageMonth.kind == "app", UsageMonth.month >= first,
+                            UsageMonth.month < stop))
+    parts.append(select(UsageMeter.guid, UsageMeter.instances, UsageMeter.memory_in_mb,
+                        _cut(UsageMeter.since, literal(end), start, end).label("ran"))
+                 .where(UsageMeter.org_guid == org_guid, UsageMeter.kind == "app", UsageMeter.since < end))
+    runs = union_all(*parts).subquery()
     meter = UsageMeter.__table__.c
     names = (meter.space_guid, meter.space_name, meter.guid, meter.name, meter.parent_guid, meter.parent_name,
              meter.detail)

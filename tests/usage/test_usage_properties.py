@@ -270,8 +270,13 @@ STEP = st.one_of(
     st.tuples(st.just("purge"), st.sampled_from(["app", "service"]), st.just(0), st.just(0), SECONDS),
 )
 STREAM = st.lists(st.tuples(STEP, st.booleans()), min_size=1, max_size=30)  # (step, ends a write batch)
-PERIOD = st.builds(lambda first, days: Period(date.fromordinal(first), date.fromordinal(first + days)),
-                   st.integers(T0.date().toordinal() - 15, T0.date().toordinal() + 85), st.integers(0, 60))
+PERIOD = st.one_of(
+    st.builds(lambda first, days: Period(date.fromordinal(first), date.fromordinal(first + days)),
+              st.integers(T0.date().toordinal() - 15, T0.date().toordinal() + 85), st.integers(0, 60)),
+    # Whole calendar months, which an organization's app report reads from the monthly sums.
+    st.builds(lambda first, count: Period(date(2026, first, 1), date(2026, first + count, 1) - timedelta(days=1)),
+              st.integers(1, 4), st.integers(1, 2)),
+)
 AS_OF = st.builds(lambda hours: T0_SECOND + hours * 3600 + 17, st.integers(0, 90 * 24))
 
 

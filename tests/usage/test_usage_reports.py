@@ -1,11 +1,15 @@
 """Usage reports, by hand: each rule of metering.py on a short stream whose figures are worked out here."""
+import importlib
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import delete, select
 
+from app.base.extensions import db
 from app.store.models import AppUsageEvent
 from app.usage import metering, reports, retention
 from app.usage.metering import catch_up
+from app.usage.models import UsageMonth
 from app.usage.reports import Period
 from app.usage.retention import prune_usage_stream
 from tests.api.v2.test_usage_events import write
@@ -265,3 +269,90 @@ def test_what_the_writers_left_unfolded_is_folded_before_a_report(app, stream, m
     reports.bring_up_to_date()
     assert app_rows() == [("proc-1", 1, 256, HOUR)]
     assert catch_up(AppUsageEvent) == 0
+
+
+# --- the monthly sums (UsageMonth): a whole month of an organization's app report is read from them ----
+APRIL = Period(date(2026, 4, 1), date(2026, 4, 30))
+
+
+def months_stored():
+    return sorted((row.org_guid, row.kind, row.month, row.guid, row.instances, row.memory_in_mb, row.seconds)
+                  for row in db.session.scalars(select(UsageMonth)))
+
+
+def test_a_month_boundary_cuts_the_monthly_sums(app, stream):
+    stream(app_usage("STARTED", -12, instances=2), app_usage("STOPPED", 12))  # February 28th, noon, to March 1st, noon
+    assert months_stored() == [("org-1", "app", date(2026, 2, 1), "proc-1", 2, 256, 12 * HOUR),
+                               ("org-1", "app", date(2026, 3, 1), "proc-1", 2, 256, 12 * HOUR)]
+    assert app_rows(FEBRUARY) == [("proc-1", 2, 256, 12 * HOUR)]
+    assert app_rows(MARCH) == [("proc-1", 2, 256, 12 * HOUR)]
+    # Edges cut from the segment, around a whole month read from its sum.
+    assert app_rows(Period(date(2026, 2, 28), date(2026, 3, 31))) == [("proc-1", 2, 256, 24 * HOUR)]
+    assert app_rows(Period(date(2026, 2, 1), date(2026, 3, 1))) == [("proc-1", 2, 256, 24 * HOUR)]
+    assert app_rows(Period(date(2026, 3, 2), date(2026, 4, 30))) == []
+
+
+def test_a_run_across_months_counts_in_each_of_them(app, stream):
+    # January 15th, 06:00 to April 10th, 18:00, then again in April with other figures.
+    stream(app_usage("STARTED", -45 * 24 + 6), app_usage("STOPPED", 40 * 24 + 18),
+           app_usage("STARTED", 41 * 24, memory=1024), app_usage("STOPPED", 42 * 24, memory=1024),
+           app_usage("STARTED", 43 * 24))
+    january, march = Period(date(2026, 1, 1), date(2026, 1, 31)), MARCH
+    assert [row[2:] for row in months_stored()] == [
+        (date(2026, 1, 1), "proc-1", 1, 256, (17 * 24 - 6) * HOUR),
+        (date(2026, 2, 1), "proc-1", 1, 256, 28 * 24 * HOUR), (date(2026, 3, 1), "proc-1", 1, 256, 31 * 24 * HOUR),
+        (date(2026, 4, 1), "proc-1", 1, 256, (9 * 24 + 18) * HOUR),
+        (date(2026, 4, 1), "proc-1", 1, 1024, 24 * HOUR)]
+    assert app_rows(january) == [("proc-1", 1, 256, (17 * 24 - 6) * HOUR)]
+    assert app_rows(march) == [("proc-1", 1, 256, 31 * 24 * HOUR)]
+    assert app_rows(Period(date(2026, 2, 1), date(2026, 3, 31))) == [("proc-1", 1, 256, 59 * 24 * HOUR)]
+    # Two edges and two whole months; the process running again since April 13th counts to the period's end.
+    assert app_rows(Period(date(2026, 1, 20), date(2026, 4, 20))) == [
+        ("proc-1", 1, 256, (12 * 24 + 59 * 24 + 9 * 24 + 18 + 8 * 24) * HOUR), ("proc-1", 1, 1024, 24 * HOUR)]
+    assert app_rows(APRIL) == [("proc-1", 1, 256, (9 * 24 + 18 + 18 * 24) * HOUR), ("proc-1", 1, 1024, 24 * HOUR)]
+
+
+def test_a_process_running_at_the_reports_moment_counts_to_it_besides_its_months(app, stream):
+    stream(app_usage("STARTED", -24 * 40, instances=3), app_usage("STARTED", 24 * 10, instances=4))
+    # 3 instances from January 20th to March 11th (closed, in the monthly sums), 4 since then (running).
+    now = int((T0 + timedelta(days=45, hours=7)).timestamp())  # April 15th, 07:00
+    assert app_rows(MARCH, as_of=now) == [("proc-1", 3, 256, 10 * 24 * HOUR), ("proc-1", 4, 256, 21 * 24 * HOUR)]
+    assert app_rows(APRIL, as_of=now) == [("proc-1", 4, 256, (14 * 24 + 7) * HOUR)]
+    assert app_rows(Period(date(2026, 2, 1), date(2026, 5, 31)), as_of=now) == [
+        ("proc-1", 3, 256, (28 + 10) * 24 * HOUR), ("proc-1", 4, 256, (21 * 24 + 14 * 24 + 7) * HOUR)]
+    # A moment before the period: nothing at all.
+    assert app_rows(Period(date(2026, 5, 1), date(2026, 5, 31)), as_of=now) == []
+
+
+def test_pruning_and_a_purge_and_reseed_keep_the_monthly_sums(app, stream, client, admin, monkeypatch):
+    stream(app_usage("STARTED", -24 * 40, instances=2), app_usage("STOPPED", 24 * 10),
+           app_usage("STARTED", -24 * 20, process="proc-2"),
+           app_usage("STARTED", 24 * 5, process="proc-2", instances=5))
+    periods = (FEBRUARY, MARCH, APRIL, Period(date(2026, 1, 25), date(2026, 4, 3)))
+    before = months_stored(), [app_rows(period) for period in periods]
+    assert prune_usage_stream(AppUsageEvent, T0 + timedelta(days=90)) == (3, 1)  # proc-2's latest STARTED stays
+    assert (months_stored(), [app_rows(period) for period in periods]) == before
+    monkeypatch.setattr(retention, "utcnow", lambda: T0 + timedelta(days=20))
+    response = client.post("/v2/app_usage_events/destructively_purge_all_and_reseed_started_apps", headers=admin)
+    assert response.status_code == 204
+    assert (months_stored(), [app_rows(period) for period in periods]) == before
+    stream(app_usage("STOPPED", 24 * 50, process="proc-2", instances=5))  # April 20th: the reseeded run ends
+    assert months_stored() == before[0] + [("org-1", "app", date(2026, 3, 1), "proc-2", 5, 256, 26 * 24 * HOUR),
+                                           ("org-1", "app", date(2026, 4, 1), "proc-2", 5, 256, 19 * 24 * HOUR)]
+    assert app_rows(APRIL)[-1] == ("proc-2", 5, 256, 19 * 24 * HOUR)
+
+
+def test_the_migration_makes_the_same_monthly_sums_as_the_fold(app, stream):
+    stream(app_usage("STARTED", -24 * 40 + 5, instances=2), app_usage("STARTED", 24 * 10, instances=3),
+           app_usage("STOPPED", 24 * 70 + 1), app_usage("STARTED", -24 * 3, process="b", memory=64),
+           app_usage("STOPPED", -24 * 3, process="b", memory=64), app_usage("STARTED", -24 * 2, process="b"),
+           app_usage("STOPPED", 24 * 31 - 1, process="b"), task_usage("TASK_STARTED", 1),
+           task_usage("TASK_STOPPED", 50))
+    folded = months_stored()
+    assert len(folded) == 2 + 4 + 2
+    migration = importlib.import_module("migrations.versions.0015_usage_months")
+    connection = db.session.connection()
+    db.session.execute(delete(UsageMonth))
+    backfill = migration.POSTGRESQL_BACKFILL if connection.dialect.name == "postgresql" else migration.SQLITE_BACKFILL
+    connection.exec_driver_sql(backfill)
+    assert months_stored() == folded
