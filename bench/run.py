@@ -1,5 +1,6 @@
 """The benchmark run: database, service, every shape measured, the report."""
 import argparse
+import copy
 import json
 import os
 import re
@@ -95,10 +96,12 @@ class Result:
     floor: bool = False
     # What pairs a row with its twin at the other scale of a two-scale run (`--scale 1m,10m`): the shape's key
     # (else its label); its group ("read": a read shape of the audit and usage data set, "report": a usage
-    # report, "write"); the skip-free ordering's cost and the most it may be.
+    # report, "write"); the skip-free ordering's cost (the service's, and the safe point's issue 21 proposes)
+    # and the most it may be.
     key: str | None = None
     group: str | None = None
     cost: float | None = None
+    cost_safepoint: float | None = None
     cost_target: float | None = None
 
     @property
@@ -646,7 +649,7 @@ def measure_writes(url, secret, rows, make_client, workers, budget, log):
                             f"throughout): {rate['first']:,.0f} events/s → cost {cost_first * 100:.0f} %. Safe point "
                             f"(no lock; rows keep their transaction id, indexed): {rate['safepoint']:,.0f} events/s → "
                             f"cost {cost_safepoint * 100:.0f} % (best of {budget.writer_rounds} rounds each)")
-            c.cost = cost
+            c.cost, c.cost_safepoint = cost, cost_safepoint
             c.target, c.checked = f"cost ≤ {c.cost_target * 100:.0f} %", True
             if cost is not None and cost > c.cost_target:
                 c.misses.append("write cost")
@@ -674,9 +677,26 @@ def prepare(url, rows, secret, token, log):
     return True
 
 
+def scales_arg(text):
+    scales = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [scale for scale in scales if scale not in SCALES]
+    if not scales or unknown or len(set(scales)) != len(scales):
+        raise argparse.ArgumentTypeError(f"{text!r}: one or more of {', '.join(sorted(SCALES))}, comma-separated")
+    return ",".join(sorted(scales, key=SCALES.get))
+
+
+def reports_arg(text):
+    return "none" if text.strip() == "none" else scales_arg(text)
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--scale", choices=sorted(SCALES), default="1m", help="events per table (default 1m)")
+    parser.add_argument("--scale", type=scales_arg, default="1m",
+                        help="events per table: 1m (the default) or 10m; or both, 1m,10m: each shape measured at "
+                             "both sizes in one run, the reads alternately, with their 10 M ÷ 1 M ratios")
+    parser.add_argument("--reports", type=reports_arg, default=None,
+                        help="with two scales: the usage reports' scales (default: the same; `none` skips them; "
+                             "a 10m usage data set takes about an hour to build and fold the first time)")
     parser.add_argument("--quick", action="store_true", help="fewer requests per shape: a smoke run")
     parser.add_argument("--database-url", help="use this PostgreSQL database instead of the private cluster "
                                                "in bench/data (it is loaded when its row counts differ!)")
@@ -688,6 +708,8 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if "," in args.scale:
+        return main_scales(args)
     rows = SCALES[args.scale]
     budget = QUICK if args.quick else Budget()
     log = Log()
@@ -820,6 +842,199 @@ def main(argv=None):
     if not args.quick:
         # The dated history: every full run's report, as it came out.
         dated = os.path.join(RESULTS_HISTORY, f"{time.strftime('%Y-%m-%d-%H%M', time.gmtime())}-{args.scale}.md")
+        with open(dated, "w") as out:
+            out.write(text)
+        log(f"and {dated}")
+    return 0
+
+
+@dataclass
+class Scale:
+    """One data set of a two-scale run: its database, service, in-process app and results."""
+
+    name: str
+    rows: int
+    url: str | None = None
+    service: Service | None = None
+    app: InProcessApp | None = None
+    conn: object = None
+    port: int | None = None
+    token: str | None = None
+    results: list = field(default_factory=list)
+    ours: bool = False  # rows the run writes above the data set may be deleted
+
+    @property
+    def database(self):
+        return f"cf_events_bench_{self.name}"
+
+    def make_client(self):
+        return Client("127.0.0.1", self.port, self.token)
+
+
+def _measure_one(shape, scale, workers, budget, log):
+    try:
+        return measure_read(shape, scale.app, scale.make_client, scale.conn, workers, budget, log)
+    except Exception as error:  # one shape's failure must not lose the others
+        traceback.print_exc()
+        failed = Result(shape.label, key=shape.key, group="read")
+        failed.notes.append(f"failed: {error!r}")
+        return failed
+
+
+def main_scales(args):
+    """`--scale 1m,10m`: every shape at each size in one run, against one service build. The read shapes are
+    measured alternately on the data sets (shape by shape, the order swapped every other shape), so that both
+    see the same machine; the drain, the writes and the floor then per data set, one after the other; the
+    follow once (its upstream is the 1 M data set, its copy a fresh database: the store's size is not its
+    variable), beside each size's floor; then the usage reports at each of `--reports`' scales."""
+    if args.database_url:
+        print("--database-url measures one data set: give one --scale with it", file=sys.stderr)
+        return 2
+    names = args.scale.split(",")
+    scales = [Scale(name, SCALES[name]) for name in names]
+    reports = names if args.reports is None else ([] if args.reports == "none" else args.reports.split(","))
+    if args.quick:
+        reports = reports[:1]  # one small usage data set (200k) stands in for every scale
+    budget = QUICK if args.quick else Budget()
+    # The same file at both sizes, so that the floors (and the imports) compare like with like: issue 21's
+    # 200 000 rows, or the quick run's.
+    budget = Budget(**{**budget.__dict__, "import_events": budget.import_events or 200_000})
+    log = Log()
+    secret = secrets.token_urlsafe(36)
+    from app.identity.tokens import issue_token
+
+    token = issue_token(secret, ["cloud_controller.admin"], user_id="bench", expires_in=24 * 3600)
+    for scale in scales:
+        scale.token = token
+    cores = len(os.sched_getaffinity(0))
+    workers = recommended_workers(cores)
+    follow_database, follow_rows = follow.upstream_plan(args.quick)
+    facts = {"rows": max(s.rows for s in scales), "scales": [(s.name, s.rows) for s in scales], "workers": workers,
+             "quick": args.quick, "load": {s.name: "reused" for s in scales}, "db_size": {}, "foreign": (0.0, 0.0),
+             "reports": reports}
+    followed = None
+    usage_results = {}
+    cluster = Cluster(database=scales[0].database)
+    MONITOR.postmaster_pid_file = os.path.join(cluster.datadir, "postmaster.pid")
+    MONITOR.disk_path = cluster.root
+    try:
+        cluster.start("measure")
+        log(f"PostgreSQL cluster in {cluster.datadir} on port {cluster.port}")
+        missing = []
+        for scale in scales:
+            url = cluster.url_for(scale.database)
+            migrator = InProcessApp(url, secret, token)
+            migrator.upgrade()
+            migrator.dispose()
+            found = dataset.state(url)
+            if not dataset.is_loaded(found, scale.rows) and not args.reload \
+                    and dataset.leftovers_only(found, scale.rows):
+                log(f"{scale.name}: removing rows an interrupted run wrote")
+                dataset.remove_written(url, scale.rows)
+                found = dataset.state(url)
+            if args.reload or not dataset.is_loaded(found, scale.rows):
+                missing.append(scale)
+        upstream_ready = follow_database in {s.database for s in scales} or \
+            prepare(cluster.url_for(follow_database), follow_rows, secret, token, log)
+        if missing or not upstream_ready:
+            cluster.restart("load")
+            for scale in missing:
+                log(f"loading {scale.database}:")
+                facts["load"][scale.name] = f"{dataset.load(cluster.url_for(scale.database), scale.rows, log):.0f} s"
+            if not upstream_ready:
+                log(f"the follow's upstream, {follow_database}:")
+                dataset.load(cluster.url_for(follow_database), follow_rows, log)
+            cluster.restart("measure")
+        for scale in scales:
+            scale.url = cluster.url_for(scale.database)
+            if scale not in missing:
+                log(f"{scale.name}: reusing the loaded data set ({scale.rows:,} rows per table)")
+                found = dataset.state(scale.url)
+                if not dataset.known_is_current(found, scale.rows):
+                    dataset.refresh_known_resources(scale.url, scale.rows, log)
+            scale.ours = True
+            scale.conn = connect(scale.url)
+            with scale.conn.cursor() as cur:
+                cur.execute("SHOW server_version")
+                facts["postgres"] = cur.fetchone()[0]
+                cur.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
+                facts["db_size"][scale.name] = cur.fetchone()[0]
+            scale.app = InProcessApp(scale.url, secret, token)
+            scale.service = Service(scale.url, secret, workers)
+            scale.port = scale.service.start(token)
+            log(f"{scale.name}: gunicorn with {workers} workers on port {scale.port}")
+            run(scale.make_client, [("GET", f"{USAGE}?results-per-page=10", None),
+                                    ("GET", f"{EVENTS}?results-per-page=10", None)], workers * 2, workers * 40, 20)
+        measuring = MONITOR.snapshot()
+        shapes = {scale.name: {shape.key: shape for shape in build_shapes(scale.url, scale.rows)} for scale in scales}
+        keys = list(shapes[scales[0].name])
+        log(f"measuring {len(keys)} read shapes, alternately at {' and '.join(s.name for s in scales)}")
+        for i, key in enumerate(keys):
+            for scale in (scales if i % 2 == 0 else scales[::-1]):
+                scale.results.append(_measure_one(shapes[scale.name][key], scale, workers, budget, log))
+        for scale in scales:
+            log(f"{scale.name}: following next_url")
+            scale.results.extend(measure_drain(scale.url, scale.rows, scale.app, scale.make_client, scale.conn,
+                                               budget, log))
+        for scale in scales:
+            log(f"{scale.name}: measuring writes")
+            dataset.snapshot_known_resources(scale.url, scale.rows)
+            scale.results.extend(measure_writes(scale.url, secret, scale.rows, scale.make_client, workers, budget,
+                                                log))
+        facts["foreign"] = MONITOR.foreign(measuring, MONITOR.snapshot())
+        for scale in scales:
+            scale.conn.close()
+            scale.app.dispose()
+            scale.service.stop()
+            scale.conn = scale.app = scale.service = None
+            log(f"{scale.name}: removed the {dataset.remove_written(scale.url, scale.rows):,} rows the write "
+                "measurements added")
+            scale.ours = False
+        log("following a local upstream into a fresh database")
+        followed = Result("`flask --app wsgi events follow --once` between two local instances", key="follow",
+                          group="write")
+        followed.short = "follow between two local instances (events stored/s, process start included)"
+        followed.floor_target = FLOOR_TARGETS["follow"]
+        follow.measure_follow(cluster, secret, token, workers, args.quick, followed, watched, log)
+        for name in reports:
+            usage_scale = "200k" if args.quick else name
+            log(f"measuring the usage reports on their {usage_scale} data set")
+            rows = usage.measure_usage(cluster, secret, token, workers, quick=args.quick, scale=usage_scale, log=log,
+                                       monitor=MONITOR)
+            for r in rows:
+                r.group = "report" if r.group == "read" else r.group
+            usage_results[name] = rows
+    finally:
+        for scale in scales:
+            if scale.conn is not None:
+                scale.conn.close()
+            if scale.service:
+                scale.service.stop()
+            if scale.ours:
+                try:
+                    url = cluster.url_for(scale.database)
+                    log(f"{scale.name}: removed the {dataset.remove_written(url, scale.rows):,} rows the write "
+                        "measurements added")
+                except Exception as error:  # report, but still stop the cluster
+                    log(f"{scale.name}: could not remove the written rows: {error!r}")
+        cluster.stop()
+    by_scale = {}
+    for scale in scales:
+        results = scale.results
+        if followed is not None:
+            results.append(copy.deepcopy(followed))
+        beside_floor(results)
+        by_scale[scale.name] = results + usage_results.get(scale.name, [])
+    facts["elapsed"] = time.monotonic() - log.started
+    facts["waited"] = MONITOR.waited
+    text = report.render_scales(by_scale, facts, args, cores, reading=report.kept_reading(args.output))
+    print(text)
+    with open(args.output, "w") as out:
+        out.write(text)
+    log(f"wrote {args.output} ({facts['elapsed']:.0f} s in all)")
+    if not args.quick:
+        dated = os.path.join(RESULTS_HISTORY,
+                             f"{time.strftime('%Y-%m-%d-%H%M', time.gmtime())}-{args.scale.replace(',', '-')}.md")
         with open(dated, "w") as out:
             out.write(text)
         log(f"and {dated}")
