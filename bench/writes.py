@@ -214,9 +214,10 @@ def copy_floor(url, columns, data, triggers):
     return {"rows": copied, "seconds": seconds, "commit": commit, "settings": settings}
 
 
-# --- the maintained counts (migrations 0005 and 0010), checked against the rows ------------------------------
+# --- the maintained counts (migrations 0005, 0010, 0013 and 0016), checked against the rows -------------------
 COUNT_TABLES = {"event_counts_by_day": "type, day", "event_counts_by_target": "target_type, target_guid, type",
-                "event_counts_by_actee_day": "type, day, actee, actee_type, actee_name"}
+                "event_counts_by_actee_day": "type, day, actee, actee_type, actee_name",
+                "event_counts_by_actee_month": "type, month, actee, actee_type"}
 COUNTS_SNAPSHOT = "bench_snapshot_"  # + table
 
 
@@ -224,10 +225,12 @@ def _count_deltas(source):
     """{count table: SELECT of the (keys, n) that the events of `source` add}, as the triggers compute them."""
     targets = dataset_migration("0010_more_event_counts")
     crashes = dataset_migration("0013_crash_counts_by_actee_and_day")
+    monthly = dataset_migration("0016_crash_counts_by_actee_and_month")
     return {"event_counts_by_day": f"SELECT type, (timestamp AT TIME ZONE 'UTC')::date, count(*) FROM {source}"
                                    " GROUP BY 1, 2",
             "event_counts_by_target": targets._target_deltas(source, targets.TARGETS),
-            "event_counts_by_actee_day": crashes._deltas(source)}
+            "event_counts_by_actee_day": crashes._deltas(source),
+            "event_counts_by_actee_month": monthly._deltas(source)}
 
 
 def snapshot_counts(url):

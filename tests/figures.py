@@ -10,6 +10,7 @@ from app.base.extensions import db
 from app.store.models import (
     CRASH_TYPES,
     EventCountByActeeDay,
+    EventCountByActeeMonth,
     EventCountByDay,
     EventCountByTarget,
     KnownResource,
@@ -44,8 +45,16 @@ def recounted():
     expected_crashes = {(t, str(d), *actee): n for t, d, *actee, n in db.session.execute(text(
         f"SELECT type, {day}, actee, actee_type, actee_name, count(*) FROM events WHERE type IN ({crash_types})"
         " GROUP BY 1, 2, 3, 4, 5"))}
+    month = "substr(timestamp, 1, 7)" if db.engine.dialect.name == "sqlite" else \
+        "to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM')"
+    for t, m, *actee, n in db.session.execute(text(
+            f"SELECT type, {month}, actee, actee_type, count(*) FROM events WHERE type IN ({crash_types})"
+            " GROUP BY 1, 2, 3, 4")):
+        expected_crashes[(t, f"{m}-01", *actee)] = n
     crashes = {(r.type, str(r.day), r.actee, r.actee_type, r.actee_name): r.n
                for r in db.session.scalars(select(EventCountByActeeDay)) if r.n}
+    crashes.update({(r.type, str(r.month), r.actee, r.actee_type): r.n
+                    for r in db.session.scalars(select(EventCountByActeeMonth)) if r.n})
     days = {(r.type, str(r.day)): r.n for r in db.session.scalars(select(EventCountByDay)) if r.n}
     targets = {(r.target_type, r.target_guid, r.type): r.n for r in db.session.scalars(select(EventCountByTarget))
                if r.n}

@@ -104,6 +104,22 @@ class EventCountByActeeDay(db.Model):
     __table_args__ = (Index("ix_event_counts_by_actee_day_actee", "actee", "actee_type", "type", "day"),)
 
 
+class EventCountByActeeMonth(db.Model):
+    """How many crashes (CRASH_TYPES) each actee had in each UTC month (triggers of migration 0016), found
+    by size within a month: each month's most crashing apps, which bound what any other app can have."""
+
+    __tablename__ = "event_counts_by_actee_month"
+
+    type: Mapped[str] = mapped_column(Name, primary_key=True)
+    month = mapped_column(Date, primary_key=True)
+    actee: Mapped[str] = mapped_column(Guid, primary_key=True)
+    actee_type: Mapped[str] = mapped_column(Name, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+    # Read backwards: each month's most crashing first.
+    __table_args__ = (Index("ix_event_counts_by_actee_month_ranked", "type", "month", "n"),)
+
+
 class UsageStream(db.Model):
     """A usage-event stream's positions: the last one handed out, and where the unbroken run starts.
 

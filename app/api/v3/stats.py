@@ -21,16 +21,18 @@ Cost on a large store (tests/store/test_plans.py holds the plans to index scans)
 - daily, for a platform-wide reader: a sum over event_counts_by_day's rows of the range (types × days),
   never the events. For any other reader: the events of their spaces and organizations in the range,
   read through the (space_guid | organization_guid, timestamp) indexes.
-- top_targets, for a platform-wide reader ranking crashes (models.CRASH_TYPES): a sum per target over the
-  counts by actee and day of the range (event_counts_by_actee_day), then the days of the top ones only;
-  never the events. Otherwise the events of
+- top_targets, for a platform-wide reader ranking crashes (models.CRASH_TYPES): each month's most crashing
+  targets (event_counts_by_actee_month, ranked by its index), then the range's days of the few of them that
+  can be in the top (event_counts_by_actee_day): a few dozen lists and targets, whatever the range and the
+  store. Should the lists not decide (crashes spread evenly over many targets), a sum per target over the
+  counts by actee and day of the range, then the days of the top ones; never the events. Otherwise the events of
   `types` in the range, read through the (type, timestamp) index: proportional to them, not to the store.
 - app_usage_states: one range of the (app_guid, id) index.
 """
 from datetime import datetime, time, timedelta, timezone
 
 from flask import request
-from sqlalchemy import BigInteger, Date, cast, func, select, tuple_
+from sqlalchemy import BigInteger, Date, cast, func, select, tuple_, union_all
 
 from app.base.errors import ApiError
 from app.base.extensions import db, read
@@ -38,7 +40,15 @@ from app.base.fields import is_storable
 from app.identity.tokens import ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ
 from app.identity.visibility import sees_every_event, visible_events, visible_usage_events
 from app.store.catalogue import CATEGORIES, EVENT_TYPES
-from app.store.models import CRASH_TYPES, AppUsageEvent, Event, EventCountByActeeDay, EventCountByDay, record_columns
+from app.store.models import (
+    CRASH_TYPES,
+    AppUsageEvent,
+    Event,
+    EventCountByActeeDay,
+    EventCountByActeeMonth,
+    EventCountByDay,
+    record_columns,
+)
 
 from ..auth import require_scope
 from ..responses import json_response
@@ -49,6 +59,9 @@ from .schemas import present_app_usage_events
 READERS = frozenset({ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR, READ})
 MAX_DAYS, DEFAULT_DAYS = 366, 30
 MAX_LIMIT, DEFAULT_LIMIT = 100, 10
+# The console's top crashing apps: each month's LISTED_PER_PLACE × limit most crashing are read, and at most
+# MAX_CANDIDATES of them summed over the range's days; beyond that, every app's are.
+LISTED_PER_PLACE, MAX_CANDIDATES = 4, 1000
 MAX_USAGE, DEFAULT_USAGE = 5000, 500
 OTHER = {"id": "other", "name": "Other"}
 CATEGORY_OF = {name: event_type.category for name, event_type in EVENT_TYPES.items()}
@@ -136,6 +149,86 @@ def _ranked(totals, limit):
     return sorted(totals, key=lambda row: (-row[3], row[2] or "", row[0], row[1]))[:limit]
 
 
+def _month_starts(since, until):
+    """The first days of the UTC months that [since, until) touches."""
+    month, months = since.date().replace(day=1), []
+    while month < until.date():
+        months.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _crash_candidates(types, since, until, limit):
+    """(the targets that may be among the `limit` most crashing of [since, until), the most any other target can
+    have), from each month's most crashing (the counts by actee and month); None when the lists cannot tell.
+
+    A target in no list has at most, in each month and type, that list's last count: the sum of those is
+    `unlisted`. Listed targets are bounded alike, below by their counts of the months the range holds whole
+    and above by their listed counts (or the list's last). Only those whose upper bound reaches the
+    `limit`-th lower bound can be in the top; and the top is theirs alone if its last total exceeds `unlisted`
+    (checked by the caller, once their totals are known; hopeless already if the `limit`-th upper bound does not).
+    """
+    counts, size = EventCountByActeeMonth, LISTED_PER_PLACE * limit
+    months = _month_starts(since, until)
+    lists = [select(counts.type, counts.month, counts.actee, counts.actee_type, counts.n)
+             .where(counts.type == type_, counts.month == month, counts.n > 0)
+             .order_by(counts.n.desc()).limit(size).subquery()
+             for type_ in types for month in months]
+    listed = {}
+    for type_, month, guid, actee_type, n in read(union_all(*(select(*list_.c) for list_ in lists))).all():
+        listed.setdefault((type_, _day_key(month)), {})[(guid, actee_type)] = n
+    last = {key: (min(rows.values()) if len(rows) == size else 0) for key, rows in listed.items()}
+    unlisted = sum(last.values())
+    whole = {_day_key(month) for month in months
+             if month >= since.date() and (month + timedelta(days=32)).replace(day=1) <= until.date()}
+    bounds = {}
+    for key, rows in listed.items():
+        for target, n in rows.items():
+            lower, upper = bounds.get(target, (0, 0))
+            bounds[target] = (lower + (n if key[1] in whole else 0), upper + n - last[key])
+    # Every list a target is missing from adds its last count to the target's upper bound.
+    bounds = {target: (lower, upper + unlisted) for target, (lower, upper) in bounds.items()}
+    if unlisted and (len(bounds) < limit or sorted((upper for _, upper in bounds.values()))[-limit] <= unlisted):
+        return None
+    threshold = sorted((lower for lower, _ in bounds.values()), reverse=True)[limit - 1] \
+        if len(bounds) >= limit else 0
+    candidates = [target for target, (_, upper) in bounds.items() if upper >= threshold]
+    return (candidates, unlisted) if len(candidates) <= MAX_CANDIDATES else None
+
+
+def _top_crashes(types, since, until, limit):
+    """The `limit` targets with most crashes of `types` in [since, until), and their (guid, type, day, n), from
+    the maintained counts, never the crashes: the few targets the months' lists leave possible
+    (_crash_candidates) when they decide, else every target (a row each) before the days of the top ones."""
+    counts = EventCountByActeeDay
+    target = (counts.actee, counts.actee_type)
+    where = [counts.type.in_(types), counts.day >= since.date(), counts.day < until.date(),
+             counts.n > 0]  # a name whose events were all deleted is gone
+    events = cast(func.sum(counts.n), BigInteger)
+    name = func.max(func.nullif(counts.actee_name, ""))
+    found = _crash_candidates(types, since, until, limit)
+    if found:
+        candidates, unlisted = found
+        days = read(select(*target, counts.day, events, name).where(*where, tuple_(*target).in_(candidates))
+                    .group_by(*target, counts.day)).all() if candidates else []
+        ranked = _ranked(_totals(days).values(), limit)
+        if not unlisted or (len(ranked) == limit and ranked[-1][3] > unlisted):
+            return ranked, days
+    ranked = _ranked(read(select(*target, name, events).where(*where).group_by(*target)).all(), limit)
+    top = tuple_(*target).in_([(guid, type_) for guid, type_, _, _ in ranked])
+    return ranked, read(select(*target, counts.day, events).where(*where, top).group_by(*target, counts.day)).all() \
+        if ranked else []
+
+
+def _totals(days):
+    """{(guid, type): (guid, type, greatest name, total)} of (guid, type, day, n, name) rows."""
+    totals = {}
+    for guid, type_, _, n, name in days:
+        _, _, known, total = totals.get((guid, type_), (guid, type_, None, 0))
+        totals[(guid, type_)] = (guid, type_, max(filter(None, (known, name)), default=None), total + n)
+    return totals
+
+
 @bp.get("/audit_event_stats/top_targets")
 def audit_event_stats_top_targets():
     """The targets with most events of some types (extension): app.crash by default, per day for sparklines."""
@@ -147,18 +240,7 @@ def audit_event_stats_top_targets():
     if not types or not all(is_storable(name) for name in types):
         raise ApiError("BadQueryParameter", "types must be a comma list of event types")
     if sees_every_event(identity) and CRASH_TYPES.issuperset(types):
-        # From the counts by actee and day, never the crashes: each target's total and greatest name (a row
-        # per target), then the days of the top ones only.
-        counts = EventCountByActeeDay
-        target = (counts.actee, counts.actee_type)
-        where = [counts.type.in_(types), counts.day >= since.date(), counts.day < until.date(),
-                 counts.n > 0]  # a name whose events were all deleted is gone
-        events = cast(func.sum(counts.n), BigInteger)
-        ranked = _ranked(read(select(*target, func.max(func.nullif(counts.actee_name, "")), events)
-                              .where(*where).group_by(*target)).all(), limit)
-        top = tuple_(*target).in_([(guid, type_) for guid, type_, _, _ in ranked])
-        days = read(select(*target, counts.day, events).where(*where, top).group_by(*target, counts.day)).all() \
-            if ranked else []
+        ranked, days = _top_crashes(types, since, until, limit)
     else:
         # One pass over the range's events of these types (through the index on type and time), by target
         # and day; totals and names added up here.
@@ -167,11 +249,7 @@ def audit_event_stats_top_targets():
                     .where(visible_events(identity, "v3"), Event.type.in_(types), Event.timestamp >= since,
                            Event.timestamp < until)
                     .group_by(*target, day)).all()
-        totals = {}
-        for guid, type_, _, n, name in days:
-            _, _, known, total = totals.get((guid, type_), (guid, type_, None, 0))
-            totals[(guid, type_)] = (guid, type_, max(filter(None, (known, name)), default=None), total + n)
-        ranked = _ranked(totals.values(), limit)
+        ranked = _ranked(_totals(days).values(), limit)
     dates = [date_.isoformat() for date_ in _dates(since, until)]
     daily = {(guid, type_, _day_key(date_)): n for guid, type_, date_, n, *_ in days}
     ranked = [{"guid": guid, "type": type_, "name": name, "total": total,

@@ -191,3 +191,59 @@ def test_the_top_crashes_from_the_counts_equal_a_pass_over_the_crashes(client, a
     statements.clear()
     get(client, admin, "/v3/audit_event_stats/top_targets?types=app.crash,audit.app.update")
     assert [s for s in statements if "FROM events" in s]
+
+
+def _crashes(rnd, apps, weights, count):
+    """`count` crashes of `apps` (drawn with `weights`) over the last 400 days, under changing names."""
+    crashes = []
+    for n in range(count):
+        crashes.append({
+            "guid": f"c-{n}", "type": rnd.choice(["app.crash", "audit.app.process.crash"]), "actor": "u",
+            "actor_type": "user", "actee": rnd.choices(apps, weights)[0], "actee_type": "app",
+            "actee_name": rnd.choice(["web", "api", ""]), "space_guid": "space-1", "organization_guid": "org-1",
+            "timestamp": iso(MIDNIGHT - timedelta(days=rnd.randrange(-1, 400), seconds=rnd.randrange(86400))),
+            "metadata": {"instance": "i", "index": 0, "exit_status": 1, "exit_description": "x",
+                         "reason": "CRASHED", "version": "v1"}})
+    return crashes
+
+
+@pytest.mark.parametrize("spread", ["a few apps crash most", "every app alike"])
+def test_the_top_crashes_from_each_months_most_crashing_equal_a_pass_over_the_crashes(client, admin, monkeypatch,
+                                                                                      spread):
+    """The ranking starts from each month's few most crashing apps (stats.LISTED_PER_PLACE for each place asked
+    for, made small here so that the lists leave most apps out). Where the lists decide, that is the whole
+    work (two statements);
+    where crashes are spread evenly they cannot, and every app's days are summed. Either way the answer is
+    the pass over the crashes', after renames and deletes, for windows that cut months."""
+    from sqlalchemy import event as sql_event
+
+    from app.api.v3 import stats
+
+    rnd = random.Random(7)
+    apps = [f"app-{n:02}" for n in range(40)]
+    weights = [1 / (rank + 1) ** 3 for rank in range(40)] if spread.startswith("a few") else [1] * 40
+    crashes = _crashes(rnd, apps, weights, 1500)
+    for start in range(0, len(crashes), 500):
+        assert client.post("/v2/events", json=crashes[start:start + 500], headers=admin).status_code == 201
+    for guid in ("c-1", "c-2", "c-3", "c-4"):
+        assert client.delete(f"/v2/events/{guid}", headers=admin).status_code == 204
+    monkeypatch.setattr(stats, "LISTED_PER_PLACE", 2)  # of 40 apps, lists of 2, 4, 2 and 60
+    statements = []
+    sql_event.listen(db.engines[None], "before_cursor_execute",
+                     lambda conn, cursor, statement, *rest: statements.append(statement))
+    decided = []
+    for query in ("?days=366&limit=5", "?days=45&limit=2", "?days=100&types=app.crash&limit=1", "?days=366&limit=30"):
+        statements.clear()
+        counted = get(client, admin, f"/v3/audit_event_stats/top_targets{query}")
+        assert counted["resources"] and not [s for s in statements if " events" in s], statements
+        # The lists, then the candidates' days; or else (the lists hopeless, or the candidates' totals short of
+        # what the others may have) every target's sum and the top ones' days.
+        selects = sum(s.lstrip().startswith("SELECT") for s in statements)
+        assert selects in (2, 3, 4), statements
+        decided.append(selects == 2)
+        with monkeypatch.context() as patch:
+            patch.setattr(stats, "CRASH_TYPES", frozenset())
+            assert get(client, admin, f"/v3/audit_event_stats/top_targets{query}") == counted, query
+    # The lists decide every ranking of the skewed spread; of the even spread's, only the one whose lists (60 a
+    # month) hold every app, so that nothing is left out of them.
+    assert decided == ([True] * 4 if spread.startswith("a few") else [False, False, False, True])
