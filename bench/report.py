@@ -278,7 +278,7 @@ def floor_table(by_scale, sizes):
     head = " | ".join(f"{sizes[name]} events/s | {sizes[name]} ÷ floor" for name in by_scale)
     lines = [f"| Write | {head} | {sizes[large]} ÷ {sizes[small]} | Target |",
              "|---|" + "--:|--:|" * len(by_scale) + "--:|---|"]
-    for first, at in paired(by_scale):
+    for first, at in paired(by_scale, "write"):
         if not first.short or not any(r.rate for r in at.values()):
             continue
         cells, verdicts = [first.short], []
@@ -310,7 +310,7 @@ def targets_summary(by_scale, sizes):
     rows = []
 
     def find(results, key):
-        return next((r for r in results if _key(r) == key), None)
+        return next((r for r in results if _key(r) == key and r.group == "write"), None)
 
     floors = {name: next((r for r in results if r.floor and r.rate), None) for name, results in by_scale.items()}
     for key, label in (("import", "`flask events import` ≥ 0.8 × floor"),

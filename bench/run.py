@@ -522,7 +522,7 @@ def measure_floor(url, rows, columns, data, count, log):
     on = Result(f"`COPY`, triggers on: {what}, in one transaction, committed (then deleted)")
     floor.short, floor.floor = "`COPY`, no user triggers: **the floor**", True
     on.short = "`COPY`, triggers on"
-    floor.key, on.key, floor.group, on.group = "floor", "copy-triggers-on", "write", "write"
+    floor.key, on.key, floor.group, on.group = "copy-floor", "copy-triggers-on", "write", "write"
     for r, triggers in ((floor, False), (on, True)):
         r.rows = f"{count:,} events"
         timed = None
@@ -873,7 +873,8 @@ class Scale:
 
 def _measure_one(shape, scale, workers, budget, log):
     try:
-        return measure_read(shape, scale.app, scale.make_client, scale.conn, workers, budget, log)
+        return measure_read(shape, scale.app, scale.make_client, scale.conn, workers, budget,
+                            lambda message: log(f"{scale.name}:{message}"))
     except Exception as error:  # one shape's failure must not lose the others
         traceback.print_exc()
         failed = Result(shape.label, key=shape.key, group="read")

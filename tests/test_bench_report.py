@@ -118,12 +118,12 @@ def two_scales():
     by_scale = {}
     for name, slow, floor, imported, post, cost in (("1m", 1.0, 39_858, 33_000, 24_000, 0.08),
                                                     ("10m", 1.5, 23_689, 9_069, 15_000, 0.12)):
-        results = [read("tail", "Tail poll", 0.003, 0.010),
+        results = [read("floor", "Floor: GET /v2/info", 0.002, 0.004), read("tail", "Tail poll", 0.003, 0.010),
                    read("catchup", f"Catch-up {'500,000' if name == '1m' else '5,000,000'} behind", 0.030, 0.050),
                    read("console-top-crashes", "Console: top crashes", 0.571 * slow ** 5, 0.6 * slow ** 5),
                    write("post", "batched POST", post, 0.6), counted(write("import", "import", imported, 0.8)),
                    write("copy-triggers-on", "COPY, triggers on", floor * 0.7),
-                   write("floor", "the floor", floor, floor=True),
+                   write("copy-floor", "the floor", floor, floor=True),
                    ordering(100, cost, 0.10, 0.03), ordering(1, 0.2, 0.25),
                    counted(write("follow", "follow", 16_000, 0.6), ok=name == "1m")]
         beside_floor(results)
@@ -157,7 +157,7 @@ def test_a_two_scale_run_sets_each_shape_beside_its_twin_with_the_ratio():
             "3 %) | — | MISSED |") in text
     assert "| skip-free ordering's cost ≤ 25 % at batch 1 | 21 | 20 % | 20 % | — | met |" in text
     assert "| 21 | pass | FAIL: follow | — | MISSED |" in text
-    assert ("| every read shape's p50 10 M ÷ 1 M ≤ 1.2 | 22 | — | — | 2 of 3 flat; highest 7.59 (console-top-crashes); "
+    assert ("| every read shape's p50 10 M ÷ 1 M ≤ 1.2 | 22 | — | — | 3 of 4 flat; highest 7.59 (console-top-crashes); "
             "above: console-top-crashes 7.59 | MISSED |") in text
     assert "| the floor's events/s 10 M ÷ 1 M ≥ 0.85 | 22 | 39,858/s | 23,689/s | 0.59 | MISSED |" in text
     assert "| 22 | — | — | — | not measured (the bench has no prune step yet) |" in text
@@ -169,14 +169,14 @@ def test_a_two_scale_run_sets_each_shape_beside_its_twin_with_the_ratio():
 
 def test_a_two_scale_run_with_a_size_missing_says_not_measured():
     by_scale = two_scales()
-    by_scale["10m"] = [r for r in by_scale["10m"] if r.key not in ("floor", "tail")]
+    by_scale["10m"] = [r for r in by_scale["10m"] if r.key not in ("copy-floor", "tail")]
     facts = {**FACTS, "scales": [("1m", 1_000_000), ("10m", 10_000_000)], "load": {"1m": "reused", "10m": "reused"},
              "db_size": {}, "reports": []}
     text = report.render_scales(by_scale, facts, ARGS, 2)
     assert "| Tail poll | 3.0 | 10.0 | — | — | — | — |" in text
     assert "| the floor's events/s 10 M ÷ 1 M ≥ 0.85 | 22 | 39,858/s | — | — | not measured |" in text
     assert "| `flask events import` ≥ 0.8 × floor | 21 | 0.83 × floor | — | — | not measured |" in text
-    assert "| every read shape's p50 10 M ÷ 1 M ≤ 1.2 | 22 | — | — | 1 of 2 flat" in text
+    assert "| every read shape's p50 10 M ÷ 1 M ≤ 1.2 | 22 | — | — | 2 of 3 flat" in text
 
 
 def test_scales_are_given_one_or_several():
