@@ -49,7 +49,8 @@ class UsageMeter(db.Model):
     plan_name: Mapped[str | None] = mapped_column(Name)
 
     __table_args__ = (
-        Index("ix_usage_meters_org_guid_kind", "org_guid", "kind"),
+        # An organization's meters, and those running before a moment (its reports).
+        Index("ix_usage_meters_org_guid_kind_since", "org_guid", "kind", "since"),
         Index("ix_usage_meters_kind_since", "kind", "since"),
     )
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import date, datetime, timezone
 from typing import NamedTuple
 
-from sqlalchemy import case, func, literal, select, union_all
+from sqlalchemy import BigInteger, case, cast, func, literal, select, union_all
 
 from app.base.extensions import db
 from app.store.models import AppUsageEvent, ServiceUsageEvent
@@ -18,13 +18,16 @@ from app.store.writes import utcnow
 from .metering import (
     DAY,
     FOLD_BATCH,
+    LAST_MONTH,
     Day,
+    _chunks,
     catch_up,
     day_changes,
     day_of,
     kind_of_series,
-    month_of,
-    next_month,
+    month_date,
+    month_number,
+    month_start,
     pending,
     start_of,
 )
@@ -125,20 +128,15 @@ def _cut(started, stopped, start, end):
     return case((stopped < end, stopped), else_=end) - case((started > start, started), else_=start)
 
 
-def _binary(column):
-    """`column` compared as Python compares str (code points): PostgreSQL's "C" collation, SQLite's default."""
-    return column.collate("C") if db.engine.dialect.name == "postgresql" else column
-
-
 def whole_months(start, end):
-    """(first, stop): the calendar months wholly inside [start, end), as the first day of the first one and
-    of the month after the last (first == stop: none)."""
-    first = month_of(start)
-    if start_of(first) < start:
-        first = next_month(first)
+    """(first, stop): the calendar months wholly inside [start, end), numbered as metering.month_number
+    numbers them, from `first` to before `stop` (first == stop: none)."""
+    first = month_number(start)
+    if month_start(first) < start:
+        first += 1
     stop = first
-    while start_of(next_month(stop)) <= end:
-        stop = next_month(stop)
+    while stop <= LAST_MONTH and month_start(stop + 1) <= end:
+        stop += 1
     return first, stop
 
 
@@ -148,7 +146,7 @@ def organization_app_usages(org_guid, period, as_of):
     # The months wholly in the period are read from the monthly sums (a row per process and figures); only
     # the stretches before and after them are cut from the segments; a process running now counts to `end`.
     first, stop = whole_months(start, end)
-    edges = [(start, start_of(first)), (start_of(stop), end)] if first < stop else [(start, end)]
+    edges = [(start, month_start(first)), (month_start(stop), end)] if first < stop else [(start, end)]
     parts = [select(UsageSegment.guid, UsageSegment.instances, UsageSegment.memory_in_mb,
                     _cut(UsageSegment.started, UsageSegment.stopped, edge_start, edge_end).label("ran"))
              .where(UsageSegment.org_guid == org_guid, UsageSegment.kind == "app",
@@ -157,33 +155,39 @@ def organization_app_usages(org_guid, period, as_of):
     if first < stop:
         parts.append(select(UsageMonth.guid, UsageMonth.instances, UsageMonth.memory_in_mb,
                             UsageMonth.seconds.label("ran"))
-                     .where(UsageMonth.org_guid == org_guid, UsageMonth.kind == "app", UsageMonth.month >= first,
-                            UsageMonth.month < stop))
+                     .where(UsageMonth.org_guid == org_guid, UsageMonth.kind == "app",
+                            UsageMonth.month >= month_date(first), UsageMonth.month <= month_date(stop - 1)))
     parts.append(select(UsageMeter.guid, UsageMeter.instances, UsageMeter.memory_in_mb,
                         _cut(UsageMeter.since, literal(end), start, end).label("ran"))
                  .where(UsageMeter.org_guid == org_guid, UsageMeter.kind == "app", UsageMeter.since < end))
     runs = union_all(*parts).subquery()
+    # Added up per (process, figures) by the database; no run is counted below zero (a period that ends
+    # before it starts counts none at all), so a positive sum is one with a run that counts.
+    ran = func.sum(runs.c.ran)
+    # PostgreSQL sums bigints as numeric, which the driver reads as Decimal (slowly): back to bigint.
+    summed = (select(runs.c.guid, runs.c.instances, runs.c.memory_in_mb, cast(ran, BigInteger))
+              .group_by(runs.c.guid, runs.c.instances, runs.c.memory_in_mb).having(ran > 0))
+    # Named and ordered here: joined in the database, PostgreSQL misjudges how many sums pass the HAVING (a
+    # few hundred for tens of thousands) and looks each process up on its own. The order is the one the
+    # README gives, of code points (Python's str order, PostgreSQL's "C" collation, SQLite's default).
     meter = UsageMeter.__table__.c
-    names = (meter.space_guid, meter.space_name, meter.guid, meter.name, meter.parent_guid, meter.parent_name,
-             meter.detail)
-    # No run is counted below zero (a period that ends before it starts counts none at all), so a
-    # positive sum is one with a run that counts.
-    statement = (select(*names, runs.c.instances, runs.c.memory_in_mb, func.sum(runs.c.ran))
-                 .join_from(runs, UsageMeter.__table__, (meter.org_guid == org_guid) & (meter.kind == "app")
-                            & (meter.guid == runs.c.guid))
-                 # The names depend on the meter's key alone, so PostgreSQL and SQLite take them ungrouped.
-                 .group_by(meter.kind, meter.guid, runs.c.instances, runs.c.memory_in_mb)
-                 .having(func.sum(runs.c.ran) > 0)
-                 .order_by(_binary(func.coalesce(meter.space_name, "")), _binary(meter.space_guid),
-                           _binary(func.coalesce(meter.name, "")), _binary(func.coalesce(meter.detail, "")),
-                           _binary(meter.guid), runs.c.instances, runs.c.memory_in_mb))
-    # PostgreSQL sums bigints as numeric: back to int.
+    connection = db.session.connection()
+    names = {row[0]: row for row in connection.execute(
+        select(meter.guid, meter.space_guid, meter.space_name, meter.name, meter.parent_guid, meter.parent_name,
+               meter.detail).where(meter.org_guid == org_guid, meter.kind == "app")).all()}
+    # Each sort key's first seven items are unique (they end with the process and its figures), so the
+    # tuples sort by them alone.
+    found = [(_text(named[2]), named[1], _text(named[3]), _text(named[6]), guid, instances, memory_in_mb, named,
+              seconds)
+             for guid, instances, memory_in_mb, seconds in connection.execute(summed).all()
+             if (named := names.get(guid)) is not None]
+    found.sort()
     rows = [{"space_guid": space_guid, "space_name": space_name, "app_guid": guid, "app_name": name,
              "parent_application_guid": parent_guid, "parent_application_name": parent_name,
              "process_type": detail, "instance_count": instances, "memory_in_mb_per_instance": memory_in_mb,
-             "duration_in_seconds": int(ran)}
-            for space_guid, space_name, guid, name, parent_guid, parent_name, detail, instances, memory_in_mb, ran
-            in db.session.connection().execute(statement)]
+             "duration_in_seconds": seconds}
+            for *_, instances, memory_in_mb, (guid, space_guid, space_name, name, parent_guid, parent_name, detail),
+            seconds in found]
     return {"organization_guid": org_guid, **period.envelope(), "app_usages": rows}
 
 
@@ -303,8 +307,10 @@ def days_of(series, rows, first, until, level=0, mb_level=0):
 
 def _stored_days(condition, until):
     rows = defaultdict(dict)
-    for row in db.session.execute(select(UsageDay.__table__).where(condition, UsageDay.day <= until)).mappings():
-        rows[row["series"]][row["day"]] = Day(**row)
+    columns = [UsageDay.__table__.c[name] for name in Day.__slots__]
+    # Plain rows in Day's order: a system report reads a row per series and day, thousands of them.
+    for row in db.session.connection().execute(select(*columns).where(condition, UsageDay.day <= until)):
+        rows[row[0]][row[1]] = Day(*row)
     return rows
 
 
@@ -365,8 +371,13 @@ def _service_names():
 
 def system_service_usages(as_of):
     """Per service, and per plan of it: each month's and year's instance-hours, average and peak."""
-    stored = _stored_days(UsageDay.series.startswith("service:") | UsageDay.series.startswith("plan:"),
-                          day_of(as_of))
+    names = _service_names()
+    # The series of these services and plans by their key (a LIKE on the prefix would read every series' days).
+    wanted = [f"service:{guid}" for guid in names] + [
+        f"plan:{plan_guid}" for _, plans in names.values() for plan_guid in plans if plan_guid]
+    stored = {}
+    for chunk in _chunks(sorted(set(wanted))):
+        stored.update(_stored_days(UsageDay.series.in_(chunk), day_of(as_of)))
 
     def figures(tally):
         return {"duration_in_hours": hours(tally.seconds), "average_instances": tally.average(),
@@ -378,7 +389,7 @@ def system_service_usages(as_of):
                 [{"year": year, **figures(tally)} for year, tally in sorted(yearly.items())])
 
     monthly_reports, yearly_reports = [], []
-    for service_guid, (service_name, plans) in sorted(_service_names().items()):
+    for service_guid, (service_name, plans) in sorted(names.items()):
         if "service:" + service_guid not in stored:
             continue
         by_month, by_year = usages("service:" + service_guid)

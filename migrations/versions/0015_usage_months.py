@@ -3,8 +3,10 @@ figures and month for the months wholly in its period, not each segment (meterin
 
 The sums of a store that already holds segments are made here, from its segments, in this migration's
 transaction: each app segment's seconds cut at every month's start (UTC), as the fold cuts them
-(metering.months_of). The fold rows are locked first, so that no fold adds segments in the meantime; a
-service of an earlier version must not fold after this (it would add segments without their sums).
+(metering.months_of), written in month and organization order (as the fold writes them, month after month),
+so that an organization's month is a few pages. The fold rows are locked first, so that no fold adds segments
+in the meantime; a service of an earlier version must not fold after this (it would add segments without their
+sums). The index of an organization's meters gains `since`: the report's running processes are found by it.
 
 Revision ID: 0015
 Revises: 0014
@@ -31,6 +33,7 @@ CROSS JOIN LATERAL (
 ) AS m
 WHERE s.kind = 'app' AND s.stopped > s.started
 GROUP BY s.org_guid, s.kind, m.month, s.guid, s.instances, s.memory_in_mb
+ORDER BY m.month, s.org_guid
 """
 
 # Each segment's months by a recursive CTE (SQLite has no generate_series); dates as SQLAlchemy writes them.
@@ -49,6 +52,7 @@ INSERT INTO usage_months (org_guid, kind, month, guid, instances, memory_in_mb, 
 SELECT org_guid, kind, date(first, 'unixepoch'), guid, instances, memory_in_mb,
        sum(min(stopped, stop) - max(started, first))
 FROM pieces GROUP BY org_guid, kind, first, guid, instances, memory_in_mb
+ORDER BY first, org_guid
 """
 
 
@@ -65,6 +69,8 @@ def upgrade():
         sa.PrimaryKeyConstraint("org_guid", "kind", "month", "guid", "instances", "memory_in_mb",
                                 name="pk_usage_months"),
     )
+    op.drop_index("ix_usage_meters_org_guid_kind", "usage_meters")
+    op.create_index("ix_usage_meters_org_guid_kind_since", "usage_meters", ["org_guid", "kind", "since"])
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         bind.exec_driver_sql("SELECT stream FROM usage_folds FOR UPDATE")
@@ -75,4 +81,6 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index("ix_usage_meters_org_guid_kind_since", "usage_meters")
+    op.create_index("ix_usage_meters_org_guid_kind", "usage_meters", ["org_guid", "kind"])
     op.drop_table("usage_months")

@@ -356,3 +356,18 @@ def test_the_migration_makes_the_same_monthly_sums_as_the_fold(app, stream):
     backfill = migration.POSTGRESQL_BACKFILL if connection.dialect.name == "postgresql" else migration.SQLITE_BACKFILL
     connection.exec_driver_sql(backfill)
     assert months_stored() == folded
+
+
+def test_months_are_cut_at_their_first_second_up_to_the_end_of_the_calendar():
+    def second(*moment):
+        return int(datetime(*moment, tzinfo=timezone.utc).timestamp())
+
+    assert list(metering.months_of(second(2026, 1, 31, 23), second(2026, 3, 1, 1))) == [
+        (date(2026, 1, 1), HOUR), (date(2026, 2, 1), 28 * 24 * HOUR), (date(2026, 3, 1), HOUR)]
+    assert list(metering.months_of(second(2026, 3, 1), second(2026, 3, 1))) == []
+    end_of_time = metering.start_of(date.max) + metering.DAY
+    assert list(metering.months_of(second(9999, 12, 31), end_of_time)) == [(date(9999, 12, 1), 24 * HOUR)]
+    # Whole months of a period: none in one that ends before it starts or within a month.
+    assert reports.whole_months(second(2026, 1, 15), second(2026, 4, 1)) == (2026 * 12 + 1, 2026 * 12 + 3)
+    assert reports.whole_months(second(2026, 1, 1), second(2026, 1, 31)) == (2026 * 12, 2026 * 12)
+    assert reports.whole_months(second(9999, 12, 1), end_of_time) == (9999 * 12 + 11, 9999 * 12 + 12)
