@@ -318,12 +318,36 @@ def calendar(series, rows, as_of):
     """({(year, month): Tally}, {year: Tally}) of a series up to `as_of`: its months from the first it has
     a day in, and its years (whole calendar years: the months before its first count zero)."""
     monthly, yearly = defaultdict(Tally), defaultdict(Tally)
-    if rows:
-        first = min(rows)
-        for day, *figures in days_of(series, rows, date(first.year, 1, 1), as_of):
-            yearly[day.year].add(*figures)
-            if (day.year, day.month) >= (first.year, first.month):
-                monthly[day.year, day.month].add(*figures)
+    if not rows:
+        return monthly, yearly
+    first = min(rows)
+    last = day_of(as_of - 1)  # the day of the last second counted
+
+    def add(day, *figures):
+        yearly[day.year].add(*figures)
+        if (day.year, day.month) >= (first.year, first.month):
+            monthly[day.year, day.month].add(*figures)
+
+    # Whole days without a row are added up a month's stretch at a time (the level holds through them, as
+    # days_of counts them one by one); days with a row, and the last day (cut at `as_of`), by days_of.
+    level = mb_level = 0
+    day = date(first.year, 1, 1)
+    for stored in sorted(rows):
+        if stored >= last:
+            break
+        while day < stored:
+            # Up to the stored day or the month's end, whichever comes first.
+            stop = min(stored, date(day.year + day.month // 12, day.month % 12 + 1, 1))
+            days = (stop - day).days
+            add(day, level * DAY * days, mb_level * DAY * days, 0, level, DAY * days)
+            day = stop
+        _, *figures = next(days_of(series, rows, stored, start_of(stored) + DAY, level, mb_level))
+        add(stored, *figures)
+        row = rows[stored]
+        level, mb_level = level + row.net, mb_level + row.mb_net
+        day = date.fromordinal(stored.toordinal() + 1)
+    for counted, *figures in days_of(series, rows, day, as_of, level, mb_level):
+        add(counted, *figures)
     return monthly, yearly
 
 
@@ -356,16 +380,21 @@ def _service_names():
     """{service guid: (name, {plan guid: plan name})}, from the meters and, for plans no instance is on
     now, the segments (the latest name each gave)."""
     names = {}
-    for table in (UsageSegment, UsageMeter):
-        for service_guid, plan_guid, plan_name in db.session.execute(
-                select(table.parent_guid, table.plan_guid, func.max(table.plan_name))
-                .where(table.kind == "service", table.parent_guid.is_not(None))
-                .group_by(table.parent_guid, table.plan_guid)):
-            names.setdefault(service_guid, [None, {}])[1][plan_guid] = plan_name
-    for service_guid, service_name in db.session.execute(
-            select(UsageMeter.parent_guid, func.max(UsageMeter.parent_name))
-            .where(UsageMeter.kind == "service", UsageMeter.parent_guid.is_not(None)).group_by(UsageMeter.parent_guid)):
-        names.setdefault(service_guid, [None, {}])[0] = service_name
+    for service_guid, plan_guid, plan_name in db.session.execute(
+            select(UsageSegment.parent_guid, UsageSegment.plan_guid, func.max(UsageSegment.plan_name))
+            .where(UsageSegment.kind == "service", UsageSegment.parent_guid.is_not(None))
+            .group_by(UsageSegment.parent_guid, UsageSegment.plan_guid)):
+        names.setdefault(service_guid, [None, {}])[1][plan_guid] = plan_name
+    # The meters' plan names and service names in one pass over them: a service's name is the greatest of
+    # its plans' greatest, compared by the database as its max() compares them.
+    for service_guid, plan_guid, plan_name, service_name in db.session.execute(
+            select(UsageMeter.parent_guid, UsageMeter.plan_guid, func.max(UsageMeter.plan_name),
+                   func.max(func.max(UsageMeter.parent_name)).over(partition_by=UsageMeter.parent_guid))
+            .where(UsageMeter.kind == "service", UsageMeter.parent_guid.is_not(None))
+            .group_by(UsageMeter.parent_guid, UsageMeter.plan_guid)):
+        service = names.setdefault(service_guid, [None, {}])
+        service[1][plan_guid] = plan_name
+        service[0] = service_name
     return names
 
 
