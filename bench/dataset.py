@@ -88,8 +88,9 @@ TABLES = {"events": EVENT_COLUMNS, "app_usage_events": USAGE_COLUMNS}
 USAGE_STREAM = "app_usage_events"
 KNOWN = "known_resources"  # folded from every event table (migration 0009), marked like the tables
 KNOWN_SNAPSHOT = "bench_known_resources_snapshot"  # its copy while the write measurements run
-# Maintained by triggers (migrations 0005, 0010, 0013).
-COUNT_TABLES = ("event_counts_by_day", "event_counts_by_target", "event_counts_by_actee_day")
+# Maintained by triggers (migrations 0005, 0010, 0013, 0016).
+COUNT_TABLES = ("event_counts_by_day", "event_counts_by_target", "event_counts_by_actee_day",
+                "event_counts_by_actee_month")
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations", "versions")
 
 

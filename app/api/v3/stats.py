@@ -149,12 +149,16 @@ def _ranked(totals, limit):
     return sorted(totals, key=lambda row: (-row[3], row[2] or "", row[0], row[1]))[:limit]
 
 
+def _next_month(first_day):
+    return (first_day + timedelta(days=32)).replace(day=1)
+
+
 def _month_starts(since, until):
     """The first days of the UTC months that [since, until) touches."""
     month, months = since.date().replace(day=1), []
     while month < until.date():
         months.append(month)
-        month = (month + timedelta(days=32)).replace(day=1)
+        month = _next_month(month)
     return months
 
 
@@ -180,7 +184,7 @@ def _crash_candidates(types, since, until, limit):
     last = {key: (min(rows.values()) if len(rows) == size else 0) for key, rows in listed.items()}
     unlisted = sum(last.values())
     whole = {_day_key(month) for month in months
-             if month >= since.date() and (month + timedelta(days=32)).replace(day=1) <= until.date()}
+             if month >= since.date() and _next_month(month) <= until.date()}
     bounds = {}
     for key, rows in listed.items():
         for target, n in rows.items():
