@@ -834,14 +834,19 @@ def main(argv=None):
     beside_floor(results)
     facts["elapsed"] = time.monotonic() - log.started
     facts["waited"] = MONITOR.waited
-    text = report.render(results, facts, args, cores, reading=report.kept_reading(args.output))
+    return _write_report(report.render(results, facts, args, cores, reading=report.kept_reading(args.output)),
+                         args, facts, log)
+
+
+def _write_report(text, args, facts, log):
+    """Print the report and write it to --output and, for a full run, to the dated history as it came out."""
     print(text)
     with open(args.output, "w") as out:
         out.write(text)
     log(f"wrote {args.output} ({facts['elapsed']:.0f} s in all)")
     if not args.quick:
-        # The dated history: every full run's report, as it came out.
-        dated = os.path.join(RESULTS_HISTORY, f"{time.strftime('%Y-%m-%d-%H%M', time.gmtime())}-{args.scale}.md")
+        dated = os.path.join(RESULTS_HISTORY,
+                             f"{time.strftime('%Y-%m-%d-%H%M', time.gmtime())}-{args.scale.replace(',', '-')}.md")
         with open(dated, "w") as out:
             out.write(text)
         log(f"and {dated}")
@@ -1028,15 +1033,5 @@ def main_scales(args):
         by_scale[scale.name] = results + usage_results.get(scale.name, [])
     facts["elapsed"] = time.monotonic() - log.started
     facts["waited"] = MONITOR.waited
-    text = report.render_scales(by_scale, facts, args, cores, reading=report.kept_reading(args.output))
-    print(text)
-    with open(args.output, "w") as out:
-        out.write(text)
-    log(f"wrote {args.output} ({facts['elapsed']:.0f} s in all)")
-    if not args.quick:
-        dated = os.path.join(RESULTS_HISTORY,
-                             f"{time.strftime('%Y-%m-%d-%H%M', time.gmtime())}-{args.scale.replace(',', '-')}.md")
-        with open(dated, "w") as out:
-            out.write(text)
-        log(f"and {dated}")
-    return 0
+    return _write_report(report.render_scales(by_scale, facts, args, cores, reading=report.kept_reading(args.output)),
+                         args, facts, log)
