@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.base import metrics
 from app.base.errors import ApiError
-from app.base.extensions import db, dialect_insert
+from app.base.extensions import db, dialect_insert, read
 
 from . import staging
 from .cursor import lock_stream, take_positions
@@ -103,7 +103,7 @@ def _stored(model, guids):
     if not guids:
         return {}
     statement = select(*record_columns(model)).where(model.guid.in_(list(guids)))
-    return {row.guid: row for row in db.session.execute(statement).all()}
+    return {row.guid: row for row in read(statement).all()}
 
 
 def _conflicts(unique, stored, refuse):
@@ -148,7 +148,8 @@ def _insert_audit_events(model, unique, lines, refuse):
         table = model.__table__
         insert_or_skip = dialect_insert(table).on_conflict_do_nothing(index_elements=["guid"])
         rows = [row for row, _ in unique.values()]
-        new_guids = set(db.session.scalars(insert_or_skip.returning(table.c.guid), _table_rows(model, rows)).all())
+        new_guids = set(db.session.connection().execute(insert_or_skip.returning(table.c.guid),
+                                                        _table_rows(model, rows)).scalars().all())
     stored = _stored(model, unique.keys() - new_guids)
     return stored, new_guids, _conflicts(unique, stored, refuse)
 
@@ -181,7 +182,7 @@ def _insert_usage_events(model, unique, lines, refuse):
             first = take_positions(stream, len(new_rows))
             for position, row in enumerate(new_rows, start=first):
                 row["id"] = position
-            db.session.execute(insert(model.__table__), _table_rows(model, new_rows))
+            db.session.connection().execute(insert(model.__table__), _table_rows(model, new_rows))
     return stored, {row["guid"] for row in new_rows}, conflicts
 
 
