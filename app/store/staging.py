@@ -61,6 +61,22 @@ def _line_writer(model):
     return namespace["line"]
 
 
+def _value_text(value):
+    if value is None:
+        return "\\N"
+    return value.translate(ESCAPES) if value.__class__ is str else str(value)
+
+
+def values_line(values):
+    """A row of ints, dates and texts (None: NULL), in its columns' order, as a line of COPY text (for rows
+    that are not a model's, as the usage fold writes them)."""
+    # Guids and names seldom hold a character COPY reads specially: a row is searched once, not each text.
+    if SPECIAL.search("".join([value for value in values if value.__class__ is str])):
+        return "\t".join(map(_value_text, values)) + "\n"
+    return "\t".join(["\\N" if value is None else value if value.__class__ is str else str(value)
+                      for value in values]) + "\n"
+
+
 def _staging_table(model):
     return f"staging_{model.__tablename__}"
 

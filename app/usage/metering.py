@@ -33,7 +33,7 @@ from sqlalchemy import BigInteger, cast, extract, func, select, tuple_, update
 
 from app.base.extensions import db, dialect_insert
 from app.store.models import AppUsageEvent, ServiceUsageEvent
-from app.store.staging import ESCAPES, SPECIAL, copy_text
+from app.store.staging import copy_text, values_line
 from app.store.writes import usage_events_written
 
 from .models import UsageDay, UsageFold, UsageMeter, UsageMonth, UsageSegment
@@ -81,6 +81,11 @@ def month_number(second):
 def month_date(number):
     """A month's first day."""
     return date(number // 12, number % 12 + 1, 1)
+
+
+def next_month(day):
+    """The first day of the month after `day`'s."""
+    return month_date(day.year * 12 + day.month)
 
 
 def month_start(number):
@@ -338,7 +343,7 @@ def _lock(stream, wait):
                               .with_for_update(skip_locked=not wait)).scalar_one_or_none()
 
 
-def _chunks(items, size=IN_CHUNK):
+def chunks(items, size=IN_CHUNK):
     items = list(items)
     for first in range(0, len(items), size):
         yield items[first:first + size]
@@ -364,7 +369,7 @@ def _load_meters(keys):
                 "JOIN unnest(%(guids)s::text[]) AS k(guid) ON m.guid = k.guid WHERE m.kind = %(kind)s",
                 {"kind": kind, "guids": guids}).all()
         else:
-            for chunk in _chunks(guids):
+            for chunk in chunks(guids):
                 rows += connection.execute(select(table).where(table.c.kind == kind, table.c.guid.in_(chunk))).all()
     return {(row[0], row[1]): Meter.stored(row) for row in rows}
 
@@ -379,31 +384,16 @@ def _load_days(keys):
             "JOIN unnest(%(series)s::text[], %(days)s::date[]) AS k(series, day) ON d.series = k.series "
             "AND d.day = k.day", {"series": series, "days": days}).all()
     else:
-        rows = [row for chunk in _chunks(keys)
+        rows = [row for chunk in chunks(keys)
                 for row in connection.execute(select(table).where(tuple_(table.c.series, table.c.day).in_(chunk)))]
     return {(row[0], row[1]): Day(*row) for row in rows}
-
-
-def _copy_text(value):
-    if value is None:
-        return "\\N"
-    return value.translate(ESCAPES) if value.__class__ is str else str(value)
-
-
-def _copy_line(values):
-    """A row of ints, dates and texts (None: NULL) as a line of COPY text."""
-    # Guids and names seldom hold a character COPY reads specially: a row is searched once, not each text.
-    if SPECIAL.search("".join([value for value in values if value.__class__ is str])):
-        return "\t".join(map(_copy_text, values)) + "\n"
-    return "\t".join(["\\N" if value is None else value if value.__class__ is str else str(value)
-                      for value in values]) + "\n"
 
 
 def _copy(table, names, rows):
     """PostgreSQL: COPY `rows` (tuples in the order of `names`) into `table`, in the session's transaction:
     it parses rows many times faster than an INSERT of values, which also costs a plan per statement."""
     copy_text(db.session.connection(), f"COPY {table} ({', '.join(names)}) FROM STDIN",
-              "".join([_copy_line(row) for row in rows]))
+              "".join([values_line(row) for row in rows]))
 
 
 def _by_copy(rows):
@@ -415,7 +405,7 @@ def _insert(model, names, rows):
         return
     if _by_copy(rows):
         return _copy(model.__tablename__, names, rows)
-    for chunk in _chunks(rows, 1000):
+    for chunk in chunks(rows, 1000):
         db.session.execute(model.__table__.insert(), [dict(zip(names, row, strict=True)) for row in chunk])
 
 
@@ -443,7 +433,7 @@ def _upsert(model, names, rows, keys, adding=()):
     statement = statement.on_conflict_do_update(index_elements=keys, set_={
         name: columns[name] + statement.excluded[name] if name in adding else statement.excluded[name]
         for name in names if name not in keys})
-    for chunk in _chunks(rows, 1000):
+    for chunk in chunks(rows, 1000):
         db.session.execute(statement, [dict(zip(names, row, strict=True)) for row in chunk])
 
 

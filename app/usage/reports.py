@@ -20,14 +20,15 @@ from .metering import (
     FOLD_BATCH,
     LAST_MONTH,
     Day,
-    _chunks,
     catch_up,
+    chunks,
     day_changes,
     day_of,
     kind_of_series,
     month_date,
     month_number,
     month_start,
+    next_month,
     pending,
     start_of,
 )
@@ -337,7 +338,7 @@ def calendar(series, rows, as_of):
             break
         while day < stored:
             # Up to the stored day or the month's end, whichever comes first.
-            stop = min(stored, date(day.year + day.month // 12, day.month % 12 + 1, 1))
+            stop = min(stored, next_month(day))
             days = (stop - day).days
             add(day, level * DAY * days, mb_level * DAY * days, 0, level, DAY * days)
             day = stop
@@ -405,7 +406,7 @@ def system_service_usages(as_of):
     wanted = [f"service:{guid}" for guid in names] + [
         f"plan:{plan_guid}" for _, plans in names.values() for plan_guid in plans if plan_guid]
     stored = {}
-    for chunk in _chunks(sorted(set(wanted))):
+    for chunk in chunks(sorted(set(wanted))):
         stored.update(_stored_days(UsageDay.series.in_(chunk), day_of(as_of)))
 
     def figures(tally):

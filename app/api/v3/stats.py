@@ -49,6 +49,7 @@ from app.store.models import (
     EventCountByDay,
     record_columns,
 )
+from app.usage.metering import next_month
 
 from ..auth import require_scope
 from ..responses import json_response
@@ -149,16 +150,12 @@ def _ranked(totals, limit):
     return sorted(totals, key=lambda row: (-row[3], row[2] or "", row[0], row[1]))[:limit]
 
 
-def _next_month(first_day):
-    return (first_day + timedelta(days=32)).replace(day=1)
-
-
 def _month_starts(since, until):
     """The first days of the UTC months that [since, until) touches."""
     month, months = since.date().replace(day=1), []
     while month < until.date():
         months.append(month)
-        month = _next_month(month)
+        month = next_month(month)
     return months
 
 
@@ -184,7 +181,7 @@ def _crash_candidates(types, since, until, limit):
     last = {key: (min(rows.values()) if len(rows) == size else 0) for key, rows in listed.items()}
     unlisted = sum(last.values())
     whole = {_day_key(month) for month in months
-             if month >= since.date() and _next_month(month) <= until.date()}
+             if month >= since.date() and next_month(month) <= until.date()}
     bounds = {}
     for key, rows in listed.items():
         for target, n in rows.items():
