@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 
 from app.base.extensions import db
 
+from . import partitions
 from .event_counts import event_page
 from .filters import conditions
 from .models import Event
@@ -38,18 +39,29 @@ def find_event(guid, visible):
 
 
 def prune_audit_events(cutoff, batch_size=1000, dry_run=False, progress=None):
-    """Delete audit events whose timestamp is before `cutoff`, oldest first; return how many."""
+    """Delete audit events whose timestamp is before `cutoff`, oldest first; return how many.
+
+    On PostgreSQL the months wholly before the cutoff go as whole partitions (partitions.py); only the month the
+    cutoff falls in loses its old events one batch at a time.
+    """
     old = select(Event.id).where(Event.timestamp < cutoff).order_by(Event.timestamp, Event.id)
     if dry_run:
         return db.session.scalar(select(db.func.count()).select_from(old.subquery()))
     deleted = 0
+    if partitions.partitioned():
+        deleted = partitions.detach_before(cutoff)
+        if progress:
+            progress(deleted)
     while True:
         ids = db.session.scalars(old.limit(batch_size)).all()
         if ids:
-            db.session.execute(delete(Event).where(Event.id.in_(ids)))
+            db.session.execute(delete(Event).where(Event.id.in_(ids), Event.timestamp < cutoff))
         db.session.commit()
         deleted += len(ids)
         if progress:
             progress(len(ids))
         if len(ids) < batch_size:
-            return deleted
+            break
+    if partitions.partitioned():
+        partitions.drop_detached()
+    return deleted

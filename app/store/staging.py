@@ -132,14 +132,15 @@ def copy_new(model, lines):
     return True
 
 
-def insert_copied(model, lines, conflict):
-    """Stage `lines` and insert them, skipping those whose `conflict` column is stored already; the guids
-    inserted."""
+def insert_copied(model, lines):
+    """Stage `lines` and insert those whose guid is not stored; the guids inserted. (A guid that another writer
+    stores meanwhile makes the INSERT fail, the events' guid claims being unique: the writer tries again.)"""
     copy_rows(model, lines)
     columns = ", ".join(c for _, c, _ in _columns(model))
+    table = model.__tablename__
     inserted = db.session.connection().exec_driver_sql(
-        f"INSERT INTO {model.__tablename__} ({columns}) SELECT {columns} FROM {_staging_table(model)}"
-        f" ORDER BY ord ON CONFLICT ({conflict}) DO NOTHING RETURNING guid")
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {_staging_table(model)} s"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.guid = s.guid) ORDER BY ord RETURNING guid")
     return [guid for (guid,) in inserted]
 
 

@@ -15,7 +15,7 @@ from app.base import metrics
 from app.base.errors import ApiError
 from app.base.extensions import db, dialect_insert, read
 
-from . import staging
+from . import partitions, staging
 from .cursor import lock_stream, take_positions
 from .models import AppUsageEvent, ServiceUsageEvent, record_columns
 
@@ -137,14 +137,22 @@ def _table_rows(model, rows):
 
 
 def _insert_audit_events(model, unique, lines, refuse):
-    # Insert first: on SQLite this takes the write lock at once, and on PostgreSQL a concurrent
-    # writer of the same guid waits here until the other commits, so the comparison below always
-    # sees the row that won.
+    if partitions.partitioned():
+        partitions.ensure([row["timestamp"] for row, _ in unique.values()])
     if lines is not None:
         if staging.copy_new(model, lines):
             return {}, set(unique), []
-        new_guids = set(staging.insert_copied(model, lines, conflict="guid"))
+        new_guids = set(staging.insert_copied(model, lines))
+    elif partitions.partitioned():
+        # No unique index holds the guids of every partition: a guid another writer stores meanwhile makes the
+        # INSERT fail instead (event_guids), and store tries again, to find it stored.
+        stored = _stored(model, unique.keys())
+        rows = [row for guid, (row, _) in unique.items() if guid not in stored]
+        if rows:
+            db.session.connection().execute(insert(model.__table__), _table_rows(model, rows))
+        return stored, {row["guid"] for row in rows}, _conflicts(unique, stored, refuse)
     else:
+        # Insert first: SQLite takes its write lock at once, so the comparison below sees every committed row.
         table = model.__table__
         insert_or_skip = dialect_insert(table).on_conflict_do_nothing(index_elements=["guid"])
         rows = [row for row, _ in unique.values()]

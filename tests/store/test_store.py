@@ -7,9 +7,21 @@ from app.base.extensions import db
 from app.store.models import Event
 from tests.factories import EventFactory
 
+# What migration 0017 makes on PostgreSQL only, and the models (which describe SQLite's one table) leave out:
+# the months' partitions, the guid claims that stand for the unique guid, and the index finding a guid.
+POSTGRESQL_PARTITIONING = {"event_guids", "ix_events_guid", "uq_events_guid"}
+
+
+def _described_by_the_models(object_, name, type_, reflected, compare_to):
+    if db.engine.dialect.name != "postgresql":
+        return True
+    return name not in POSTGRESQL_PARTITIONING and not (
+        type_ == "table" and name.startswith("events_y") or type_ == "index" and name.startswith("events_y"))
+
 
 def test_migrations_at_head_match_the_models(app):
-    context = MigrationContext.configure(db.session.connection(), opts={"compare_type": True})
+    context = MigrationContext.configure(db.session.connection(), opts={
+        "compare_type": True, "include_object": _described_by_the_models})
     assert compare_metadata(context, db.metadata) == []
 
 

@@ -1,0 +1,136 @@
+"""Audit events' monthly partitions on PostgreSQL (migration 0017): made when first written to, dropped whole by
+retention. SQLite keeps one table, so everything here is PostgreSQL's only.
+
+A dropped partition takes its rows' share of the maintained counts with it, in the same transaction. Its guids'
+claims (event_guids) are stale from that commit on, so the guids can be written again; they are forgotten after,
+outside the transaction that readers and writers wait on.
+"""
+from datetime import datetime, timezone
+from typing import NamedTuple
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
+
+from app.base.extensions import db
+
+from .models import Event
+
+# The columns an audit event is counted by (migration 0010's triggers): (target_type, column).
+TARGETS = (("space", "space_guid"), ("organization", "organization_guid"), ("actee", "actee"), ("actor", "actor"),
+           ("actor_name", "actor_name"))
+DETACHED_PREFIX = "events_detached_"
+
+
+def partitioned():
+    return db.engine.dialect.name == "postgresql"
+
+
+def month_of(moment):
+    moment = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _next(month):
+    return month.replace(year=month.year + 1, month=1) if month.month == 12 else month.replace(month=month.month + 1)
+
+
+def ensure(moments, connection=None):
+    """Make the partitions that events at `moments` need and that are missing (PostgreSQL), with the next
+    month's, so that a new month's first writes find theirs made."""
+    months = {month_of(moment) for moment in moments}
+    months.add(_next(month_of(datetime.now(timezone.utc))))
+    (connection or db.session.connection()).execute(
+        text("SELECT event_partitions_ensure(CAST(:months AS timestamptz[]))"), {"months": sorted(months)})
+
+
+@event.listens_for(Event, "before_insert")
+def _partition_for_an_object(mapper, connection, target):
+    # Events added as objects (the tests' factories) find their partition made, as the write path's do.
+    if connection.dialect.name == "postgresql":
+        ensure([target.timestamp], connection)
+
+
+class Partition(NamedTuple):
+    name: str
+    start: datetime
+    end: datetime
+
+
+def attached():
+    """The partitions of events, oldest first."""
+    rows = db.session.execute(text(
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = 'events'::regclass")).all()
+    partitions = []
+    for name, _ in rows:
+        start = datetime.strptime(name, "events_y%Ym%m").replace(tzinfo=timezone.utc)
+        partitions.append(Partition(name, start, _next(start)))
+    return sorted(partitions, key=lambda partition: partition.start)
+
+
+def _subtract_counts(partition):
+    """Take the partition's events out of every maintained count: the day and month counts of its month go whole;
+    the counts by target lose what its rows add to them, summed in one pass."""
+    bounds = {"start": partition.start.date(), "end": partition.end.date()}
+    session = db.session
+    for table, column in (("event_counts_by_day", "day"), ("event_counts_by_actee_day", "day"),
+                          ("event_counts_by_actee_month", "month")):
+        session.execute(text(f"DELETE FROM {table} WHERE {column} >= :start AND {column} < :end"), bounds)
+    pairs = ", ".join(f"('{kind}', {column})" for kind, column in TARGETS)
+    session.execute(text(
+        f"INSERT INTO event_counts_by_target AS c (target_type, target_guid, type, n)"
+        f" SELECT t.kind, t.guid, e.type, count(*) FROM {partition.name} e"
+        f" CROSS JOIN LATERAL (VALUES {pairs}) AS t (kind, guid) WHERE t.guid IS NOT NULL"
+        f" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        f" ON CONFLICT (target_type, target_guid, type) DO UPDATE SET n = c.n - excluded.n"))
+
+
+def detach_before(cutoff):
+    """Detach every partition wholly before `cutoff`, each in one transaction with its share of the counts;
+    return how many events they held."""
+    removed = 0
+    for partition in attached():
+        if partition.end > cutoff:
+            break
+        removed += _detach(partition)
+    return removed
+
+
+# The detach waits for every transaction reading events to end, and all that come after wait behind it: rather
+# than queue long, it gives up and tries again.
+DETACH_LOCK_TIMEOUT = "1s"
+DETACH_ATTEMPTS = 10
+
+
+def _detach(partition):
+    session = db.session
+    for attempt in range(1, DETACH_ATTEMPTS + 1):
+        try:
+            # No writer may add to it while its counts are taken out (readers go on).
+            session.execute(text(f"LOCK TABLE {partition.name} IN SHARE MODE"))
+            events = session.execute(text(f"SELECT count(*) FROM {partition.name}")).scalar()
+            _subtract_counts(partition)
+            session.execute(text(f"SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'"))
+            session.execute(text(f"ALTER TABLE events DETACH PARTITION {partition.name}"))
+            session.execute(text(f"ALTER TABLE {partition.name} RENAME TO {DETACHED_PREFIX}{partition.name[7:]}"))
+            session.commit()
+            return events
+        except OperationalError:
+            session.rollback()
+            if attempt == DETACH_ATTEMPTS:
+                raise
+
+
+def drop_detached():
+    """Forget the claims of the detached partitions' guids (stale already), then drop them; return how many."""
+    names = db.session.scalars(text(
+        "SELECT relname FROM pg_class WHERE relname LIKE :prefix AND relkind = 'r'"
+        " AND relnamespace = current_schema()::regnamespace ORDER BY relname"),
+        {"prefix": DETACHED_PREFIX.replace("_", r"\_") + "%"}).all()
+    for name in names:
+        db.session.execute(text(f"DELETE FROM event_guids g USING {name} d"
+                                f" WHERE g.guid = d.guid AND g.partition = '{name}'::regclass"))
+        db.session.execute(text(f"DROP TABLE {name}"))
+        db.session.commit()
+    return len(names)
+
