@@ -27,12 +27,15 @@ def take_positions(stream, count):
     """Reserve `count` positions; return the first. Holds the stream's row lock until commit, so
     take them as late as possible: writers of the stream wait for each other from here."""
     # On the session's connection, as read() runs: the ORM's execute costs more than this statement.
-    last = db.session.connection().execute(
-        update(UsageStream)
-        .where(UsageStream.name == stream)
-        .values(last_id=UsageStream.last_id + count)
-        .returning(UsageStream.last_id)
-    ).scalar_one()
+    connection = db.session.connection()
+    returned = [UsageStream.last_id]
+    if connection.dialect.name == "postgresql":
+        # The partitions the positions fall in (migration 0018), made in the same statement if missing.
+        returned.append(func.usage_partitions_ensure(stream, UsageStream.last_id - count + 1, UsageStream.last_id))
+    last = connection.execute(
+        update(UsageStream).where(UsageStream.name == stream).values(last_id=UsageStream.last_id + count)
+        .returning(*returned)
+    ).first()[0]
     return last - count + 1
 
 

@@ -137,6 +137,8 @@ class UsageStream(db.Model):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_id: Mapped[int] = mapped_column(BigInteger)
     horizon: Mapped[int] = mapped_column(BigInteger)
+    # PostgreSQL: the positions a partition of the stream's table holds (migration 0018).
+    partition_width: Mapped[int] = mapped_column(BigInteger, server_default="1000000")
 
 
 class PrunedUsageEvent(db.Model):

@@ -13,11 +13,9 @@ from sqlalchemy.exc import OperationalError
 
 from app.base.extensions import db
 
-from .models import Event
+from .event_counts import TARGETS
+from .models import AppUsageEvent, Event, ServiceUsageEvent
 
-# The columns an audit event is counted by (migration 0010's triggers): (target_type, column).
-TARGETS = (("space", "space_guid"), ("organization", "organization_guid"), ("actee", "actee"), ("actor", "actor"),
-           ("actor_name", "actor_name"))
 DETACHED_PREFIX = "events_detached_"
 
 
@@ -50,6 +48,17 @@ def _partition_for_an_object(mapper, connection, target):
         ensure([target.timestamp], connection)
 
 
+def _range_for_an_object(mapper, connection, target):
+    # Usage events added as objects, with their positions (the tests' fixtures), find their range made.
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT usage_partitions_ensure(:stream, :id, :id)"),
+                           {"stream": target.__tablename__, "id": target.id})
+
+
+for _model in (AppUsageEvent, ServiceUsageEvent):
+    event.listen(_model, "before_insert", _range_for_an_object)
+
+
 class Partition(NamedTuple):
     name: str
     start: datetime
@@ -76,7 +85,7 @@ def _subtract_counts(partition):
     for table, column in (("event_counts_by_day", "day"), ("event_counts_by_actee_day", "day"),
                           ("event_counts_by_actee_month", "month")):
         session.execute(text(f"DELETE FROM {table} WHERE {column} >= :start AND {column} < :end"), bounds)
-    pairs = ", ".join(f"('{kind}', {column})" for kind, column in TARGETS)
+    pairs = ", ".join(f"('{kind}', {column})" for column, kind in TARGETS.items())
     session.execute(text(
         f"INSERT INTO event_counts_by_target AS c (target_type, target_guid, type, n)"
         f" SELECT t.kind, t.guid, e.type, count(*) FROM {partition.name} e"
@@ -134,3 +143,78 @@ def drop_detached():
         db.session.commit()
     return len(names)
 
+# --- usage streams: ranges of positions (migration 0018) ----------------------------------------------------
+
+
+class Range(NamedTuple):
+    name: str
+    low: int  # the first position it holds
+    high: int  # the first it does not
+
+
+def usage_ranges(stream):
+    """The attached ranges of positions of `stream`'s table, lowest first (not the kept events' partition)."""
+    width = db.session.execute(text("SELECT partition_width FROM usage_streams WHERE name = :s"),
+                               {"s": stream}).scalar()
+    names = db.session.scalars(text(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = CAST(:s AS regclass) AND c.relname LIKE :pattern"),
+        {"s": stream, "pattern": stream.replace("_", r"\_") + r"\_p%"}).all()
+    ranges = [Range(name, int(name[-6:]) * width, (int(name[-6:]) + 1) * width) for name in names]
+    return sorted(ranges, key=lambda r: r.low)
+
+
+def tombstone_range(stream, whole, keepers, chunk=100_000):
+    """Tombstones (pruned_usage_events) for the events of the range `whole` but `keepers`, a chunk of positions a
+    transaction, before it goes: its events are written for good (positions below the last), so this needs no
+    lock, and a guid with a tombstone and a row reads the same position either way."""
+    kept = sorted(position for position in keepers if whole.low <= position < whole.high)
+    for low in range(whole.low, whole.high, chunk):
+        db.session.execute(text(
+            f"INSERT INTO pruned_usage_events (stream, guid, id) SELECT :s, guid, id FROM {whole.name}"
+            " WHERE id >= :low AND id < :high AND NOT (id = ANY(:kept)) ON CONFLICT DO NOTHING"),
+            {"s": stream, "low": low, "high": low + chunk, "kept": kept})
+        db.session.commit()
+
+
+def drop_range(stream, whole, keepers):
+    """Detach the range `whole`, its `keepers` moved to the kept events' partition, which then covers every
+    position below the range's end; the stream's horizon moves there. The caller holds the stream's lock (this
+    commits). The detached tables are dropped after, by drop_detached_ranges."""
+    kept_name, new_name = f"{stream}_kept", f"{stream}_kept_new"
+    kept = sorted(position for position in keepers if whole.low <= position < whole.high)
+    session = db.session
+    session.execute(text(f"SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'"))
+    session.execute(text(f"CREATE TABLE {new_name} (LIKE {stream} INCLUDING DEFAULTS)"))
+    had_kept = session.execute(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": kept_name}).scalar()
+    if had_kept:
+        session.execute(text(f"INSERT INTO {new_name} SELECT * FROM {kept_name}"))
+        session.execute(text(f"ALTER TABLE {stream} DETACH PARTITION {kept_name}"))
+        session.execute(text(f"ALTER TABLE {kept_name} RENAME TO {stream}_detached_kept"))
+    session.execute(text(f"INSERT INTO {new_name} SELECT * FROM {whole.name} WHERE id = ANY(:kept)"), {"kept": kept})
+    session.execute(text(f"ALTER TABLE {stream} DETACH PARTITION {whole.name}"))
+    session.execute(text(f"ALTER TABLE {whole.name} RENAME TO {stream}_detached_{whole.name[-6:]}"))
+    session.execute(text(f"ALTER TABLE {new_name} RENAME TO {kept_name}"))
+    session.execute(text(f"ALTER TABLE {stream} ATTACH PARTITION {kept_name} FOR VALUES FROM (MINVALUE) TO (:high)"
+                         .replace(":high", str(whole.high))))
+    # The kept events' claims name the partition they are in now.
+    session.execute(text(f"UPDATE usage_guids g SET partition = CAST(:k AS regclass) FROM {kept_name} k"
+                         " WHERE g.stream = :s AND g.guid = k.guid"), {"k": kept_name, "s": stream})
+    session.execute(text("UPDATE usage_streams SET horizon = greatest(horizon, :high) WHERE name = :s"),
+                    {"high": whole.high, "s": stream})
+    session.commit()
+
+
+def drop_detached_ranges(stream):
+    """Forget the claims of the detached ranges' guids (stale already) and drop them; drop the kept events'
+    partition they replaced."""
+    prefix = f"{stream}_detached_"
+    names = db.session.scalars(text(
+        "SELECT relname FROM pg_class WHERE relname LIKE :prefix AND relkind = 'r'"
+        " AND relnamespace = current_schema()::regnamespace ORDER BY relname"),
+        {"prefix": prefix.replace("_", r"\_") + "%"}).all()
+    for name in names:
+        db.session.execute(text(f"DELETE FROM usage_guids g USING {name} d WHERE g.stream = :s AND g.guid = d.guid"
+                                " AND g.partition = CAST(:d AS regclass)"), {"s": stream, "d": name})
+        db.session.execute(text(f"DROP TABLE {name}"))
+        db.session.commit()

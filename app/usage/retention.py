@@ -9,9 +9,11 @@ from datetime import timedelta
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import OperationalError
 
 from app.base.extensions import db
+from app.store import partitions
 from app.store.audit_events import prune_audit_events
 from app.store.cursor import lock_stream, take_positions
 from app.store.models import AppUsageEvent, Event, PrunedUsageEvent, ServiceUsageEvent, UsageStream
@@ -37,6 +39,40 @@ def _old_run(model, cutoff, horizon, limit=None):
     return rows, None
 
 
+def _drop_whole_ranges(model, cutoff, keepers, progress):
+    """PostgreSQL: drop the stream's oldest ranges of positions (partitions.py) while every event in them is older
+    than `cutoff`, their kept events moved aside; return how many events went, and how many were kept. Each
+    range's tombstones are written first, then it goes in one short transaction under the stream's lock, its
+    events folded first."""
+    stream = model.__tablename__
+    deleted = kept = 0
+    for whole in partitions.usage_ranges(stream):
+        last_id = db.session.scalar(select(UsageStream.last_id).where(UsageStream.name == stream))
+        young = select(model.id).where(model.id >= whole.low, model.id < whole.high, model.created_at >= cutoff)
+        # A range still being written, or holding a young event, stops the walk: what is after it stays.
+        if whole.high > last_id + 1 or db.session.scalar(young.limit(1)) is not None:
+            break
+        partitions.tombstone_range(stream, whole, keepers)
+        held = db.session.scalar(select(func.count()).select_from(model).where(model.id >= whole.low,
+                                                                                model.id < whole.high))
+        staying = sum(1 for position in keepers if whole.low <= position < whole.high)
+        for attempt in range(1, partitions.DETACH_ATTEMPTS + 1):
+            try:
+                lock_stream(stream)
+                fold_pending(model, limit=None)
+                partitions.drop_range(stream, whole, keepers)
+                break
+            except OperationalError:  # the detach waited too long for readers: again, a moment later
+                db.session.rollback()
+                if attempt == partitions.DETACH_ATTEMPTS:
+                    raise
+        deleted, kept = deleted + held - staying, kept + staying
+        if progress:
+            progress(held)
+    partitions.drop_detached_ranges(stream)
+    return deleted, kept
+
+
 def prune_usage_stream(model, cutoff, batch_size=1000, dry_run=False, progress=None):
     """Delete `model`'s events created before `cutoff`, oldest positions first; return (deleted, kept).
 
@@ -49,6 +85,8 @@ def prune_usage_stream(model, cutoff, batch_size=1000, dry_run=False, progress=N
         catch_up(model)
     keepers = set(db.session.scalars(KEEPERS[model]().with_only_columns(model.id)).all())
     deleted = kept = 0
+    if partitions.partitioned() and not dry_run:
+        deleted, kept = _drop_whole_ranges(model, cutoff, keepers, progress)
     while True:
         lock_stream(stream)  # held for this one batch
         horizon = db.session.scalar(select(UsageStream.horizon).where(UsageStream.name == stream))

@@ -103,40 +103,47 @@ CREATE TRIGGER event_guids_on_truncate AFTER TRUNCATE ON events FOR EACH STATEME
 """
 
 
-def _exists(connection, relation):
+def exists(connection, relation):
     return connection.exec_driver_sql("SELECT to_regclass(%s) IS NOT NULL", (relation,)).scalar()
 
 
-def _is_partitioned(connection):
+def is_partitioned(connection, table):
     return connection.exec_driver_sql(
-        "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'events'::regclass)").scalar()
+        "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = to_regclass(%s))", (table,)).scalar()
+
+
+def set_aside(connection, table, key, primary_key):
+    """Rename the plain `table`, its indexes and triggers out of the way (to `table`_unpartitioned), and make a
+    table partitioned by range of `key` in its place, with the same columns, indexes and triggers; its primary key
+    (`primary_key`: it must hold the key) keeps its name, and the unique index of guids becomes a plain one (the
+    caller keeps guids unique). Migration 0018 does the same to the usage events."""
+    old = f"{table}_unpartitioned"
+    triggers = connection.exec_driver_sql(
+        "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+        (table,)).all()
+    indexes = connection.exec_driver_sql(
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indisprimary, i.indisunique FROM pg_index i"
+        " JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass ORDER BY c.relname", (table,)).all()
+    connection.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {old}")
+    for name, _ in triggers:
+        connection.exec_driver_sql(f"DROP TRIGGER {name} ON {old}")
+    for name, *_ in indexes:
+        connection.exec_driver_sql(f'ALTER INDEX "{name}" RENAME TO "{name}_old"')
+    connection.exec_driver_sql(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS) PARTITION BY RANGE ({key})")
+    for name, definition, primary, unique in indexes:
+        if primary:
+            connection.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY ({primary_key})")
+        elif not unique:
+            connection.exec_driver_sql(definition)
+    connection.exec_driver_sql(f"CREATE INDEX ix_{table}_guid ON {table} (guid)")
+    for _, definition in triggers:
+        connection.exec_driver_sql(definition)
 
 
 def _set_aside(connection):
-    """Rename the plain table, its indexes and triggers out of the way, and make the partitioned one in its place,
-    with the same columns, indexes and triggers (one transaction)."""
-    triggers = connection.exec_driver_sql(
-        "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'events'::regclass AND NOT tgisinternal"
-    ).all()
-    indexes = connection.exec_driver_sql(
-        "SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indisprimary OR i.indisunique FROM pg_index i"
-        " JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'events'::regclass ORDER BY c.relname").all()
-    connection.exec_driver_sql(f"ALTER TABLE events RENAME TO {OLD}")
-    for name, _ in triggers:
-        connection.exec_driver_sql(f"DROP TRIGGER {name} ON {OLD}")
-    for name, _, _ in indexes:
-        connection.exec_driver_sql(f'ALTER INDEX "{name}" RENAME TO "{name}_old"')
-    connection.exec_driver_sql(f'CREATE TABLE events (LIKE {OLD} INCLUDING DEFAULTS) PARTITION BY RANGE ("timestamp")')
+    set_aside(connection, "events", '"timestamp"', 'id, "timestamp"')
     # The ids go on from the same sequence, which must outlive the old table.
     connection.exec_driver_sql("ALTER SEQUENCE events_id_seq OWNED BY events.id")
-    # A partitioned table's primary key holds its partition key; the guid's uniqueness is event_guids'.
-    connection.exec_driver_sql('ALTER TABLE events ADD CONSTRAINT pk_events PRIMARY KEY (id, "timestamp")')
-    connection.exec_driver_sql("CREATE INDEX ix_events_guid ON events (guid)")
-    for _, definition, unique in indexes:
-        if not unique:
-            connection.exec_driver_sql(definition)
-    for _, definition in triggers:
-        connection.exec_driver_sql(definition)
     connection.exec_driver_sql('CREATE TABLE event_guids (guid varchar(255) PRIMARY KEY,'
                                ' "timestamp" timestamptz NOT NULL, partition oid NOT NULL)')
     connection.exec_driver_sql(FUNCTIONS.replace("%", "%%"))  # format()'s, not parameters
@@ -172,7 +179,7 @@ def _move_month(connection, month):
     """Move one month's events into its partition; how many it moved."""
     name = connection.exec_driver_sql("SELECT event_partition_name(%s)", (month,)).scalar()
     in_month = "\"timestamp\" >= %(month)s AND \"timestamp\" < %(month)s::timestamptz + interval '1 month'"
-    if _exists(connection, name):
+    if exists(connection, name):
         # Moved by a conversion stopped later, or made by a write meanwhile: add what it lacks, by id.
         moved = connection.exec_driver_sql(
             f"INSERT INTO {name} SELECT * FROM {OLD} o WHERE {in_month}"
@@ -195,9 +202,9 @@ def upgrade():
     connection = op.get_bind()
     if connection.dialect.name != "postgresql":
         return
-    if not _is_partitioned(connection):
+    if not is_partitioned(connection, "events"):
         _set_aside(connection)
-    elif not _exists(connection, OLD):
+    elif not exists(connection, OLD):
         return
     # The rest runs in transactions of its own, a month each, on a connection of its own.
     with op.get_context().autocommit_block():

@@ -26,6 +26,8 @@ LOAD = [
     # The months' partitions (PostgreSQL's events are partitioned: migration 0017), as a writer makes them.
     "SELECT event_partitions_ensure(ARRAY(SELECT timestamptz '2026-01-01' + m * interval '1 month'"
     " FROM generate_series(0, 5) AS m))",
+    "SELECT usage_partitions_ensure('app_usage_events', 1, 200000),"
+    " usage_partitions_ensure('service_usage_events', 1, 20000)",
     f"""INSERT INTO events (guid, created_at, timestamp, type, actor, actor_type, actor_name, actor_username,
                             actee, actee_type, actee_name, metadata, space_guid, organization_guid)
         SELECT 'plan-' || g, ts, ts,
@@ -101,7 +103,7 @@ SHAPES = {
 # Shapes answered from known_resources alone: they must read it, and no event table at all.
 DIRECTORY = re.compile(r"^/v3/(apps|spaces|organizations)\b")
 V3_ORDERED = re.compile(r"^/v3/(audit_events|app_usage_events|service_usage_events)\b")
-PARTITION = re.compile(r"_y\d{4}m\d{2}$")
+PARTITION = re.compile(r"(_y\d{4}m\d{2}|_p\d{6}|_kept)$")
 ORDER_BY = re.compile(r"([?&])order_by=(-?)created_at\b")
 
 
@@ -132,7 +134,9 @@ def sequential_scans(plan, within_a_range=False):
         found.append(name)
     children = plan.get("Plans", [])
     if plan.get("Node Type") in ("Append", "Merge Append"):
-        within_a_range = within_a_range or not filled_partitions() <= {child.get("Relation Name") for child in children}
+        scanned = {child.get("Relation Name") for child in children} - {None}
+        tables = {PARTITION.sub("", name) for name in scanned}
+        within_a_range = within_a_range or not all(filled_partitions(table) <= scanned for table in tables)
     for child in children:
         found += sequential_scans(child, within_a_range)
     return found
@@ -142,10 +146,10 @@ def holds_rows(table):
     return db.session.connection().exec_driver_sql(f"SELECT EXISTS (SELECT 1 FROM {table})").scalar()
 
 
-def filled_partitions():
+def filled_partitions(table):
     names = db.session.connection().exec_driver_sql(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-        " WHERE i.inhparent = 'events'::regclass").scalars().all()
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass",
+        (table,)).scalars().all()
     return {name for name in names if holds_rows(name)}
 
 
