@@ -63,5 +63,5 @@ def prune_audit_events(cutoff, batch_size=1000, dry_run=False, progress=None):
         if len(ids) < batch_size:
             break
     if partitions.partitioned():
-        partitions.drop_detached()
+        partitions.drop_detached("events")
     return deleted

@@ -1,9 +1,11 @@
-"""Audit events' monthly partitions on PostgreSQL (migration 0017): made when first written to, dropped whole by
-retention. SQLite keeps one table, so everything here is PostgreSQL's only.
+"""The event tables' partitions on PostgreSQL: audit events by month (migration 0017), usage events by range of
+positions (0018). Made when first written to, dropped whole by retention. SQLite keeps one table each, so
+everything here is PostgreSQL's only.
 
-A dropped partition takes its rows' share of the maintained counts with it, in the same transaction. Its guids'
-claims (event_guids) are stale from that commit on, so the guids can be written again; they are forgotten after,
-outside the transaction that readers and writers wait on.
+A dropped month takes its rows' share of the maintained counts with it, in the same transaction; a dropped range
+leaves its cursors' tombstones and its kept events behind. Its guids' claims (event_guids, usage_guids) are
+stale from that commit on, so the guids can be written again; they are forgotten after, outside the transaction
+that readers and writers wait on.
 """
 from datetime import datetime, timezone
 from typing import NamedTuple
@@ -15,8 +17,6 @@ from app.base.extensions import db
 
 from .event_counts import TARGETS
 from .models import AppUsageEvent, Event, ServiceUsageEvent
-
-DETACHED_PREFIX = "events_detached_"
 
 
 def partitioned():
@@ -67,11 +67,10 @@ class Partition(NamedTuple):
 
 def attached():
     """The partitions of events, oldest first."""
-    rows = db.session.execute(text(
-        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-        " WHERE i.inhparent = 'events'::regclass")).all()
+    names = db.session.scalars(text("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                                    " WHERE i.inhparent = 'events'::regclass")).all()
     partitions = []
-    for name, _ in rows:
+    for name in names:
         start = datetime.strptime(name, "events_y%Ym%m").replace(tzinfo=timezone.utc)
         partitions.append(Partition(name, start, _next(start)))
     return sorted(partitions, key=lambda partition: partition.start)
@@ -101,47 +100,55 @@ def detach_before(cutoff):
     for partition in attached():
         if partition.end > cutoff:
             break
-        removed += _detach(partition)
+        removed += retrying(lambda partition=partition: _detach(partition))
     return removed
 
 
-# The detach waits for every transaction reading events to end, and all that come after wait behind it: rather
+# A detach waits for every transaction reading the table to end, and all that come after wait behind it: rather
 # than queue long, it gives up and tries again.
 DETACH_LOCK_TIMEOUT = "1s"
 DETACH_ATTEMPTS = 10
 
 
-def _detach(partition):
-    session = db.session
+def retrying(step):
+    """Run `step` (a transaction that detaches, and commits) again while it gives up waiting for its locks."""
     for attempt in range(1, DETACH_ATTEMPTS + 1):
         try:
-            # No writer may add to it while its counts are taken out (readers go on).
-            session.execute(text(f"LOCK TABLE {partition.name} IN SHARE MODE"))
-            events = session.execute(text(f"SELECT count(*) FROM {partition.name}")).scalar()
-            _subtract_counts(partition)
-            session.execute(text(f"SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'"))
-            session.execute(text(f"ALTER TABLE events DETACH PARTITION {partition.name}"))
-            session.execute(text(f"ALTER TABLE {partition.name} RENAME TO {DETACHED_PREFIX}{partition.name[7:]}"))
-            session.commit()
-            return events
+            return step()
         except OperationalError:
-            session.rollback()
+            db.session.rollback()
             if attempt == DETACH_ATTEMPTS:
                 raise
 
 
-def drop_detached():
-    """Forget the claims of the detached partitions' guids (stale already), then drop them; return how many."""
+def _detach(partition):
+    session = db.session
+    # No writer may add to it while its counts are taken out (readers go on).
+    session.execute(text(f"LOCK TABLE {partition.name} IN SHARE MODE"))
+    events = session.execute(text(f"SELECT count(*) FROM {partition.name}")).scalar()
+    _subtract_counts(partition)
+    session.execute(text(f"SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'"))
+    session.execute(text(f"ALTER TABLE events DETACH PARTITION {partition.name}"))
+    session.execute(text(f"ALTER TABLE {partition.name} RENAME TO events_detached_{partition.name[7:]}"))
+    session.commit()
+    return events
+
+
+def drop_detached(table):
+    """Forget the claims of the guids of `table`'s detached partitions (stale already), then drop them."""
+    prefix = f"{table}_detached_"
     names = db.session.scalars(text(
         "SELECT relname FROM pg_class WHERE relname LIKE :prefix AND relkind = 'r'"
         " AND relnamespace = current_schema()::regnamespace ORDER BY relname"),
-        {"prefix": DETACHED_PREFIX.replace("_", r"\_") + "%"}).all()
+        {"prefix": prefix.replace("_", r"\_") + "%"}).all()
+    claims = "event_guids g" if table == "events" else "usage_guids g"
+    stream = "" if table == "events" else " AND g.stream = :table"
     for name in names:
-        db.session.execute(text(f"DELETE FROM event_guids g USING {name} d"
-                                f" WHERE g.guid = d.guid AND g.partition = '{name}'::regclass"))
+        db.session.execute(text(f"DELETE FROM {claims} USING {name} d WHERE g.guid = d.guid{stream}"
+                                " AND g.partition = CAST(:detached AS regclass)"), {"table": table, "detached": name})
         db.session.execute(text(f"DROP TABLE {name}"))
         db.session.commit()
-    return len(names)
+
 
 # --- usage streams: ranges of positions (migration 0018) ----------------------------------------------------
 
@@ -180,18 +187,20 @@ def tombstone_range(stream, whole, keepers, chunk=100_000):
 def drop_range(stream, whole, keepers):
     """Detach the range `whole`, its `keepers` moved to the kept events' partition, which then covers every
     position below the range's end; the stream's horizon moves there. The caller holds the stream's lock (this
-    commits). The detached tables are dropped after, by drop_detached_ranges."""
+    commits). The detached tables are dropped after, by drop_detached."""
     kept_name, new_name = f"{stream}_kept", f"{stream}_kept_new"
     kept = sorted(position for position in keepers if whole.low <= position < whole.high)
     session = db.session
     session.execute(text(f"SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'"))
     session.execute(text(f"CREATE TABLE {new_name} (LIKE {stream} INCLUDING DEFAULTS)"))
+    # Filled first: readers wait from the first DETACH to the commit.
+    session.execute(text(f"INSERT INTO {new_name} SELECT * FROM {whole.name} WHERE id = ANY(:kept)"), {"kept": kept})
     had_kept = session.execute(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": kept_name}).scalar()
     if had_kept:
         session.execute(text(f"INSERT INTO {new_name} SELECT * FROM {kept_name}"))
         session.execute(text(f"ALTER TABLE {stream} DETACH PARTITION {kept_name}"))
-        session.execute(text(f"ALTER TABLE {kept_name} RENAME TO {stream}_detached_kept"))
-    session.execute(text(f"INSERT INTO {new_name} SELECT * FROM {whole.name} WHERE id = ANY(:kept)"), {"kept": kept})
+        # Named by the range whose prune replaced it: several may wait for drop_detached.
+        session.execute(text(f"ALTER TABLE {kept_name} RENAME TO {stream}_detached_kept_{whole.name[-6:]}"))
     session.execute(text(f"ALTER TABLE {stream} DETACH PARTITION {whole.name}"))
     session.execute(text(f"ALTER TABLE {whole.name} RENAME TO {stream}_detached_{whole.name[-6:]}"))
     session.execute(text(f"ALTER TABLE {new_name} RENAME TO {kept_name}"))
@@ -203,18 +212,3 @@ def drop_range(stream, whole, keepers):
     session.execute(text("UPDATE usage_streams SET horizon = greatest(horizon, :high) WHERE name = :s"),
                     {"high": whole.high, "s": stream})
     session.commit()
-
-
-def drop_detached_ranges(stream):
-    """Forget the claims of the detached ranges' guids (stale already) and drop them; drop the kept events'
-    partition they replaced."""
-    prefix = f"{stream}_detached_"
-    names = db.session.scalars(text(
-        "SELECT relname FROM pg_class WHERE relname LIKE :prefix AND relkind = 'r'"
-        " AND relnamespace = current_schema()::regnamespace ORDER BY relname"),
-        {"prefix": prefix.replace("_", r"\_") + "%"}).all()
-    for name in names:
-        db.session.execute(text(f"DELETE FROM usage_guids g USING {name} d WHERE g.stream = :s AND g.guid = d.guid"
-                                " AND g.partition = CAST(:d AS regclass)"), {"s": stream, "d": name})
-        db.session.execute(text(f"DROP TABLE {name}"))
-        db.session.commit()

@@ -10,7 +10,6 @@ from datetime import timedelta
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import OperationalError
 
 from app.base.extensions import db
 from app.store import partitions
@@ -56,21 +55,18 @@ def _drop_whole_ranges(model, cutoff, keepers, progress):
         held = db.session.scalar(select(func.count()).select_from(model).where(model.id >= whole.low,
                                                                                 model.id < whole.high))
         staying = sum(1 for position in keepers if whole.low <= position < whole.high)
-        for attempt in range(1, partitions.DETACH_ATTEMPTS + 1):
-            try:
-                lock_stream(stream)
-                fold_pending(model, limit=None)
-                partitions.drop_range(stream, whole, keepers)
-                break
-            except OperationalError:  # the detach waited too long for readers: again, a moment later
-                db.session.rollback()
-                if attempt == partitions.DETACH_ATTEMPTS:
-                    raise
+        partitions.retrying(lambda whole=whole: _drop_range(model, whole, keepers))
         deleted, kept = deleted + held - staying, kept + staying
         if progress:
             progress(held)
-    partitions.drop_detached_ranges(stream)
+    partitions.drop_detached(stream)
     return deleted, kept
+
+
+def _drop_range(model, whole, keepers):
+    lock_stream(model.__tablename__)
+    fold_pending(model, limit=None)  # what was written since the catch-up, under the stream's lock
+    partitions.drop_range(model.__tablename__, whole, keepers)
 
 
 def prune_usage_stream(model, cutoff, batch_size=1000, dry_run=False, progress=None):

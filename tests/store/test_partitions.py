@@ -326,12 +326,12 @@ def test_usage_prune_drops_whole_ranges_and_cursors_keep_working(committed):
 
     def ago(days, n=0):
         return (now - timedelta(days=days, seconds=n)).isoformat()
-    # Positions 1–120 old (an app started at 7 and never stopped: kept), 121–200 young.
+    # Positions 1–170 old (an app started at 7 and never stopped: kept), 171–250 young: three whole ranges go.
     old = [app_event(f"old-{n}", "STOPPED" if n % 2 else "STARTED", app_guid=f"app-{n % 9}", created_at=ago(60, -n))
-           for n in range(1, 121)]
+           for n in range(1, 171)]
     old[6] = app_event("running-7", app_guid="running", created_at=ago(60, -7))
     young = [app_event(f"young-{n}", "STOPPED", app_guid=f"app-{n % 9}", created_at=ago(1, -n)) for n in range(80)]
-    for offset in range(0, 120, 40):
+    for offset in range(0, 170, 40):
         write(client, headers, "/v2/app_usage_events", old[offset:offset + 40])
     write(client, headers, "/v2/app_usage_events", young)
     # The old events' report (a period that ended before the young ones began, so that it stays still).
@@ -375,14 +375,15 @@ def test_usage_prune_drops_whole_ranges_and_cursors_keep_working(committed):
         follower.join(timeout=60)
     assert not failures, failures
     assert followed == written
-    assert (deleted, kept) == (119, 1)
+    assert (deleted, kept) == (169, 1)
     partitions_now = usage_partitions()
-    assert "app_usage_events_p000000" not in partitions_now and "app_usage_events_p000001" not in partitions_now
+    assert not {"app_usage_events_p000000", "app_usage_events_p000001", "app_usage_events_p000002"} & set(
+        partitions_now)
     assert "app_usage_events_kept" in partitions_now
     # A pruned cursor still works (its tombstone), from one in a dropped range and one from the row by row part.
     survivors = ["running-7", *(e["guid"] for e in young), *written]
     assert read_all(client, headers, after="old-3") == survivors
-    assert read_all(client, headers, after="old-110") == survivors[1:]
+    assert read_all(client, headers, after="old-160") == survivors[1:]
     assert read_all(client, headers) == survivors
     assert client.get("/v2/app_usage_events", headers=headers).get_json()["total_results"] == len(survivors)
     assert client.get(report, headers=headers).get_json() == before  # the rollups keep what went
