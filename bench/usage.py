@@ -501,7 +501,13 @@ def _copy_table(cur, table, columns, chunks):
         cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     for name, _ in indexes:
         cur.execute(f"DROP INDEX {name}")
-    copy = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, FREEZE)"
+    cur.execute("SELECT relkind = 'p' FROM pg_class WHERE oid = %s::regclass", (table,))
+    partitioned = cur.fetchone()[0]
+    if partitioned:  # PostgreSQL's ranges of positions (migration 0018), made before the rows come; no FREEZE there
+        chunks = list(chunks)
+        last = int(chunks[-1].rstrip("\n").rsplit("\n", 1)[-1].split(",", 1)[0]) if chunks else 0
+        cur.execute("SELECT usage_partitions_ensure(%s, 1, %s)", (table, last))
+    copy = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv{'' if partitioned else ', FREEZE'})"
     for chunk in chunks:
         cur.copy_expert(copy, io.StringIO(chunk))
     for name, definition in constraints:

@@ -39,19 +39,12 @@ def find_event(guid, visible):
 
 
 def prune_audit_events(cutoff, batch_size=1000, dry_run=False, progress=None):
-    """Delete audit events whose timestamp is before `cutoff`, oldest first; return how many.
-
-    On PostgreSQL the months wholly before the cutoff go as whole partitions (partitions.py); only the month the
-    cutoff falls in loses its old events one batch at a time.
-    """
+    """Delete audit events whose timestamp is before `cutoff`, oldest first, in batches of short transactions;
+    return how many. On PostgreSQL the months wholly before the cutoff are dropped once emptied (partitions.py)."""
     old = select(Event.id).where(Event.timestamp < cutoff).order_by(Event.timestamp, Event.id)
     if dry_run:
         return db.session.scalar(select(db.func.count()).select_from(old.subquery()))
     deleted = 0
-    if partitions.partitioned():
-        deleted = partitions.detach_before(cutoff)
-        if progress:
-            progress(deleted)
     while True:
         ids = db.session.scalars(old.limit(batch_size)).all()
         if ids:
@@ -63,5 +56,6 @@ def prune_audit_events(cutoff, batch_size=1000, dry_run=False, progress=None):
         if len(ids) < batch_size:
             break
     if partitions.partitioned():
+        partitions.detach_before(cutoff)
         partitions.drop_detached("events")
     return deleted

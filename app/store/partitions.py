@@ -2,10 +2,11 @@
 positions (0018). Made when first written to, dropped whole by retention. SQLite keeps one table each, so
 everything here is PostgreSQL's only.
 
-A dropped month takes its rows' share of the maintained counts with it, in the same transaction; a dropped range
-leaves its cursors' tombstones and its kept events behind. Its guids' claims (event_guids, usage_guids) are
-stale from that commit on, so the guids can be written again; they are forgotten after, outside the transaction
-that readers and writers wait on.
+A month goes once prune has deleted its events (the counts by target hold all of history, not a month's, so only
+the deletes' triggers can take a month's share out of them exactly); then its emptied table is dropped, so
+nothing is left to vacuum. A range of usage positions goes whole, leaving its cursors' tombstones and its kept
+events behind. A detached partition's guid claims (event_guids, usage_guids) are stale from the detach's commit
+on, so the guids can be written again; they are forgotten after, outside the transaction readers wait on.
 """
 from datetime import datetime, timezone
 from typing import NamedTuple
@@ -15,7 +16,6 @@ from sqlalchemy.exc import OperationalError
 
 from app.base.extensions import db
 
-from .event_counts import TARGETS
 from .models import AppUsageEvent, Event, ServiceUsageEvent
 
 
@@ -76,32 +76,13 @@ def attached():
     return sorted(partitions, key=lambda partition: partition.start)
 
 
-def _subtract_counts(partition):
-    """Take the partition's events out of every maintained count: the day and month counts of its month go whole;
-    the counts by target lose what its rows add to them, summed in one pass."""
-    bounds = {"start": partition.start.date(), "end": partition.end.date()}
-    session = db.session
-    for table, column in (("event_counts_by_day", "day"), ("event_counts_by_actee_day", "day"),
-                          ("event_counts_by_actee_month", "month")):
-        session.execute(text(f"DELETE FROM {table} WHERE {column} >= :start AND {column} < :end"), bounds)
-    pairs = ", ".join(f"('{kind}', {column})" for column, kind in TARGETS.items())
-    session.execute(text(
-        f"INSERT INTO event_counts_by_target AS c (target_type, target_guid, type, n)"
-        f" SELECT t.kind, t.guid, e.type, count(*) FROM {partition.name} e"
-        f" CROSS JOIN LATERAL (VALUES {pairs}) AS t (kind, guid) WHERE t.guid IS NOT NULL"
-        f" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
-        f" ON CONFLICT (target_type, target_guid, type) DO UPDATE SET n = c.n - excluded.n"))
-
-
 def detach_before(cutoff):
-    """Detach every partition wholly before `cutoff`, each in one transaction with its share of the counts;
-    return how many events they held."""
-    removed = 0
+    """Detach every partition wholly before `cutoff` that its events have left (prune deleted them first: see
+    audit_events.prune_audit_events), each in a short transaction of its own."""
     for partition in attached():
         if partition.end > cutoff:
             break
-        removed += retrying(lambda partition=partition: _detach(partition))
-    return removed
+        retrying(lambda partition=partition: _detach(partition))
 
 
 # A detach waits for every transaction reading the table to end, and all that come after wait behind it: rather
@@ -123,15 +104,15 @@ def retrying(step):
 
 def _detach(partition):
     session = db.session
-    # No writer may add to it while its counts are taken out (readers go on).
+    # No writer may add to it meanwhile (readers go on); one that added since the deletes leaves it for next time.
     session.execute(text(f"LOCK TABLE {partition.name} IN SHARE MODE"))
-    events = session.execute(text(f"SELECT count(*) FROM {partition.name}")).scalar()
-    _subtract_counts(partition)
+    if session.execute(text(f"SELECT EXISTS (SELECT 1 FROM {partition.name})")).scalar():
+        session.rollback()
+        return
     session.execute(text(f"SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'"))
     session.execute(text(f"ALTER TABLE events DETACH PARTITION {partition.name}"))
     session.execute(text(f"ALTER TABLE {partition.name} RENAME TO events_detached_{partition.name[7:]}"))
     session.commit()
-    return events
 
 
 def drop_detached(table):

@@ -130,6 +130,9 @@ def set_aside(connection, table, key, primary_key):
     for name, *_ in indexes:
         connection.exec_driver_sql(f'ALTER INDEX "{name}" RENAME TO "{name}_old"')
     connection.exec_driver_sql(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS) PARTITION BY RANGE ({key})")
+    comment = connection.exec_driver_sql("SELECT obj_description(%s::regclass, 'pg_class')", (old,)).scalar()
+    if comment is not None:  # what tools mark a table with (the bench marks its data sets so)
+        connection.exec_driver_sql(f"COMMENT ON TABLE {table} IS %s", (comment,))
     for name, definition, primary, unique in indexes:
         if primary:
             connection.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY ({primary_key})")
@@ -214,6 +217,7 @@ def upgrade():
             with engine.begin() as done:
                 done.exec_driver_sql(f"DROP TABLE {OLD}")
                 done.exec_driver_sql("SELECT event_partitions_ensure(ARRAY[now(), now() + interval '1 month'])")
+                done.exec_driver_sql("ANALYZE events")  # the partitioned table's own statistics, for the planner
         finally:
             engine.dispose()
 

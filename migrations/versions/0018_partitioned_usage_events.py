@@ -167,6 +167,7 @@ def upgrade():
                     _move(engine, stream, earlier.exists)
                     with engine.begin() as done:
                         done.exec_driver_sql(f"DROP TABLE {stream}_unpartitioned")
+                        done.exec_driver_sql(f"ANALYZE {stream}")
         finally:
             engine.dispose()
 

@@ -189,6 +189,7 @@ def _populate_at_0016(url, months):
             " CASE WHEN n % 4 = 0 THEN 'app.crash' ELSE 'audit.app.start' END, 'user-' || n % 3, 'user', 'alice',"
             " 'app-' || n % 11, 'app', 'web', '{}', 'space-' || n % 5, 'org-1'"
             " FROM generate_series(1, 200 * :months) AS n"), {"months": months})
+        db.session.execute(text("COMMENT ON TABLE events IS 'a mark a tool left'"))
         db.session.commit()
         rows = db.session.execute(text("SELECT id, guid, timestamp FROM events ORDER BY id")).all()
         db.engine.dispose()
@@ -236,6 +237,7 @@ def test_a_conversion_killed_halfway_resumes_and_loses_or_doubles_nothing(reques
         assert [name for name in partitions() if name <= "events_y2026m05"] == [
             f"events_y2026m0{month}" for month in range(1, 6)]
         assert db.session.scalar(text("SELECT to_regclass('events_unpartitioned')")) is None
+        assert db.session.scalar(text("SELECT obj_description('events'::regclass, 'pg_class')")) == "a mark a tool left"
         assert_figures_exact()
         live, rows = claims()
         assert live == rows
