@@ -150,7 +150,7 @@ def measure(url, rows, log):
 
     def prune():
         with app.app_context(), \
-                timings.wrapping(partitions, "detach_before", "audit: whole months detached, counts taken out"), \
+                timings.wrapping(partitions, "detach_before", "audit: emptied months detached"), \
                 timings.wrapping(partitions, "drop_detached", "dropped partitions' claims forgotten, tables dropped"), \
                 timings.wrapping(partitions, "tombstone_range", "usage: tombstones of a range (before it goes)"), \
                 timings.wrapping(partitions, "drop_range", "usage: a whole range detached (under the stream's lock)"):
