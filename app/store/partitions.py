@@ -152,11 +152,16 @@ def usage_ranges(stream):
     return sorted(ranges, key=lambda r: r.low)
 
 
+def kept_in(whole, keepers):
+    """The positions of `keepers` (events retention keeps) that the range `whole` holds, in order."""
+    return sorted(position for position in keepers if whole.low <= position < whole.high)
+
+
 def tombstone_range(stream, whole, keepers, chunk=100_000):
     """Tombstones (pruned_usage_events) for the events of the range `whole` but `keepers`, a chunk of positions a
     transaction, before it goes: its events are written for good (positions below the last), so this needs no
     lock, and a guid with a tombstone and a row reads the same position either way."""
-    kept = sorted(position for position in keepers if whole.low <= position < whole.high)
+    kept = kept_in(whole, keepers)
     for low in range(whole.low, whole.high, chunk):
         db.session.execute(text(
             f"INSERT INTO pruned_usage_events (stream, guid, id) SELECT :s, guid, id FROM {whole.name}"
@@ -170,7 +175,7 @@ def drop_range(stream, whole, keepers):
     position below the range's end; the stream's horizon moves there. The caller holds the stream's lock (this
     commits). The detached tables are dropped after, by drop_detached."""
     kept_name, new_name = f"{stream}_kept", f"{stream}_kept_new"
-    kept = sorted(position for position in keepers if whole.low <= position < whole.high)
+    kept = kept_in(whole, keepers)
     session = db.session
     session.execute(text(f"SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'"))
     session.execute(text(f"CREATE TABLE {new_name} (LIKE {stream} INCLUDING DEFAULTS)"))
@@ -185,8 +190,9 @@ def drop_range(stream, whole, keepers):
     session.execute(text(f"ALTER TABLE {stream} DETACH PARTITION {whole.name}"))
     session.execute(text(f"ALTER TABLE {whole.name} RENAME TO {stream}_detached_{whole.name[-6:]}"))
     session.execute(text(f"ALTER TABLE {new_name} RENAME TO {kept_name}"))
-    session.execute(text(f"ALTER TABLE {stream} ATTACH PARTITION {kept_name} FOR VALUES FROM (MINVALUE) TO (:high)"
-                         .replace(":high", str(whole.high))))
+    # A partition's bounds are no parameters; the position is an int of ours.
+    session.execute(text(f"ALTER TABLE {stream} ATTACH PARTITION {kept_name} FOR VALUES FROM (MINVALUE)"
+                         f" TO ({int(whole.high)})"))
     # The kept events' claims name the partition they are in now.
     session.execute(text(f"UPDATE usage_guids g SET partition = CAST(:k AS regclass) FROM {kept_name} k"
                          " WHERE g.stream = :s AND g.guid = k.guid"), {"k": kept_name, "s": stream})

@@ -54,7 +54,7 @@ def _drop_whole_ranges(model, cutoff, keepers, progress):
         partitions.tombstone_range(stream, whole, keepers)
         held = db.session.scalar(select(func.count()).select_from(model).where(model.id >= whole.low,
                                                                                 model.id < whole.high))
-        staying = sum(1 for position in keepers if whole.low <= position < whole.high)
+        staying = len(partitions.kept_in(whole, keepers))
         partitions.retrying(lambda whole=whole: _drop_range(model, whole, keepers))
         deleted, kept = deleted + held - staying, kept + staying
         if progress:
